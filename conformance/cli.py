@@ -1,0 +1,171 @@
+"""The `cri-conformance` command.
+
+    cri-conformance run [--local | --runtime-endpoint EP] [-- PYTEST ARGS]
+    cri-conformance local up|down|status
+    cri-conformance cleanup [--runtime-endpoint EP]
+    cri-conformance contracts
+
+Errors the user can act on (bad endpoint, runtime not running) are one line
+on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+def _die(message: str) -> int:
+    print(f"cri-conformance: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+# --- run -------------------------------------------------------------------
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import pytest
+
+    local = None
+    endpoint = args.runtime_endpoint
+    if args.local:
+        if endpoint:
+            return _die("--local and --runtime-endpoint exclude each other")
+        local = local_runtime(args.local_work_dir)
+        started_here = not local.status().get("up")
+        endpoint = local.up(progress=print)
+    pytest_args = ["--pyargs", "cri_conformance", "--report-dir", args.report_dir]
+    if endpoint:
+        pytest_args += ["--runtime-endpoint", endpoint]
+    for flag, value in (("--image-endpoint", args.image_endpoint), ("--runtime-handler", args.runtime_handler),
+                        ("--runtime-name", args.runtime_name)):
+        if value:
+            pytest_args += [flag, value]
+    if local is not None and not args.runtime_handler and len(local.handlers) > 1:
+        pytest_args += ["--alt-runtime-handler", local.handlers[1]]
+    if args.workers > 1:
+        pytest_args += ["-n", str(args.workers), "--dist", "loadgroup"]
+    if args.keyword:
+        pytest_args += ["-k", args.keyword]
+    pytest_args += args.pytest_args
+    try:
+        return int(pytest.main(pytest_args))
+    finally:
+        if local is not None and started_here and not args.keep_local:
+            local.down(progress=print)
+
+
+# --- local -----------------------------------------------------------------
+
+def local_runtime(work_dir: str | None):
+    from cri_conformance.fixtures.local import DEFAULT_WORKDIR, LocalRuntime
+
+    return LocalRuntime(workdir=Path(work_dir) if work_dir else DEFAULT_WORKDIR, name="local")
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    runtime = local_runtime(args.local_work_dir)
+    if args.action == "up":
+        print(runtime.up(progress=print))
+    elif args.action == "down":
+        runtime.down(progress=print)
+    else:
+        status = runtime.status()
+        for key, value in status.items():
+            print(f"{key}: {value}")
+        return 0 if status.get("up") else 1
+    return 0
+
+
+# --- cleanup ---------------------------------------------------------------
+
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    from cri_conformance.fixtures.client import ConnectionProblem
+    from cri_conformance.fixtures.resources import find_leftovers, remove_leftovers
+    from cri_conformance.fixtures.session import connect
+
+    try:
+        rut = connect(args.runtime_endpoint, args.image_endpoint, connect_timeout=10, request_timeout=60)
+    except ConnectionProblem as problem:
+        return _die(str(problem))
+    leftovers = find_leftovers(rut.client, args.run_id)
+    if not leftovers:
+        print(f"nothing to clean up at {rut.endpoint}")
+        return 0
+    print(f"removing {leftovers.describe()}")
+    errors = remove_leftovers(rut.client, leftovers)
+    for error in errors:
+        print(f"failed: {error}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+# --- contracts -------------------------------------------------------------
+
+def cmd_contracts(args: argparse.Namespace) -> int:
+    from cri_conformance import coverage
+
+    return coverage.main(args)
+
+
+# --- parser ----------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cri-conformance",
+        description="Conformance suite for the Kubernetes Container Runtime Interface (CRI).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def endpoint_options(sub):
+        sub.add_argument("--runtime-endpoint", help="unix:///path or tcp://host:port (default: probe well-known sockets)")
+        sub.add_argument("--image-endpoint", help="image service endpoint (default: the runtime endpoint)")
+
+    run = commands.add_parser("run", help="run the suite against a runtime and write its JUnit report",
+                              description="Run the suite. Arguments after -- go to pytest.")
+    endpoint_options(run)
+    run.add_argument("--local", action="store_true", help="bring up the embedded local containerd and test it")
+    run.add_argument("--keep-local", action="store_true", help="leave the local runtime up after the run")
+    run.add_argument("--local-work-dir", help="work directory of the local runtime")
+    run.add_argument("--runtime-handler", help="runtime handler for every pod")
+    run.add_argument("--runtime-name", help="name for the report (default: from Version)")
+    run.add_argument("--report-dir", default="reports", help="where the JUnit report goes (default: reports)")
+    run.add_argument("-n", "--workers", type=int, default=default_workers(),
+                     help=f"parallel test processes (default: {default_workers()})")
+    run.add_argument("-k", dest="keyword", help="only tests matching this pytest -k expression")
+    run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    run.set_defaults(func=cmd_run)
+
+    local = commands.add_parser("local", help="manage the embedded local runtime (containerd + registry)")
+    local.add_argument("action", choices=["up", "down", "status"])
+    local.add_argument("--local-work-dir", help="work directory of the local runtime")
+    local.set_defaults(func=cmd_local)
+
+    cleanup = commands.add_parser("cleanup", help="remove pods and containers left by interrupted runs")
+    endpoint_options(cleanup)
+    cleanup.add_argument("--run-id", help="only this run's resources (default: every run's)")
+    cleanup.set_defaults(func=cmd_cleanup)
+
+    contracts = commands.add_parser("contracts", help="list catalogue contracts and the tests that check them")
+    contracts.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    contracts.add_argument("--uncovered", action="store_true", help="only contracts no test checks")
+    contracts.set_defaults(func=cmd_contracts)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return _die("interrupted")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -49,6 +49,12 @@ OPTIONS = (
     Option("--work-dir", "CRI_CONFORMANCE_WORK_DIR",
            "host directory for pod logs and mount sources; the runtime must see the same path",
            "/var/tmp/cri-conformance/runs"),
+    # Fuzzing (tests marked `fuzz`; read by cri_conformance.fixtures.fuzz.settings).
+    Option("--fuzz-examples", "CRI_FUZZ_EXAMPLES", "examples per fuzz test (default: each test's own count)"),
+    Option("--fuzz-seed", "CRI_FUZZ_SEED", "seed of the fuzz tests' generation (default: derived from the run ID)"),
+    Option("--fuzz-budget", "CRI_FUZZ_BUDGET", "seconds a fuzz test may spend on new examples (default: no cap)"),
+    Option("--fuzz-profile", "CRI_FUZZ_PROFILE",
+           "strict: UNKNOWN/INTERNAL answers to fuzzed requests fail; compat: they warn", "compat"),
 )
 
 

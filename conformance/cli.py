@@ -4,6 +4,7 @@
     cri-conformance local up|down|status
     cri-conformance cleanup [--runtime-endpoint EP]
     cri-conformance contracts
+    cri-conformance replay TARGET REQUEST [--runtime-endpoint EP]
 
 Errors the user can act on (bad endpoint, runtime not running) are one line
 on stderr and exit status 2, never a traceback.
@@ -114,6 +115,14 @@ def cmd_contracts(args: argparse.Namespace) -> int:
     return coverage.main(args)
 
 
+# --- replay ------------------------------------------------------------------
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from cri_conformance.fixtures.fuzz import replay
+
+    return replay.main(args)
+
+
 # --- parser ----------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,6 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
     contracts.add_argument("--format", choices=["text", "markdown", "json"], default="text")
     contracts.add_argument("--uncovered", action="store_true", help="only contracts no test checks")
     contracts.set_defaults(func=cmd_contracts)
+
+    from cri_conformance.fixtures.fuzz.replay import add_arguments as replay_arguments
+
+    replay = commands.add_parser("replay", help="send a request a fuzz test reported again, with the same oracles",
+                                 description="Send a failing fuzz example again (its request in protobuf text, "
+                                             "or @FILE) and judge it with the same oracles.")
+    endpoint_options(replay)
+    replay_arguments(replay)
+    replay.set_defaults(func=cmd_replay)
     return parser
 
 

@@ -39,5 +39,6 @@ REGRESSIONS = {
 @pytest.mark.parametrize("script", list(REGRESSIONS.values()), ids=list(REGRESSIONS))
 def test_lifecycle_script(fuzz_context, script):
     target = LifecycleTarget()
+    fuzz_context.applying(target.oracles)
     target.prepare(fuzz_context)
     target.replay(script, fuzz_context)

@@ -99,7 +99,8 @@ def wire(message) -> bytes:
 @given(messages(NODE, limits=Limits(max_depth=1)))
 def test_drawn_messages_survive_the_wire_and_text_form(node):
     assert wire(Node.FromString(wire(node))) == wire(node)
-    assert wire(text_format.Parse(text_format.MessageToString(node), Node())) == wire(node)
+    text = text_format.MessageToString(node)  # compared as text: it prints every NaN as "nan"
+    assert text_format.MessageToString(text_format.Parse(text, Node())) == text
 
 
 @FAST

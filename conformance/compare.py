@@ -22,12 +22,12 @@ from cri_conformance.report_model import (
     Outcome,
     ReportError,
     Run,
-    TestResult,
+    CaseResult,
     contract_outcome,
     group_sort_key,
     label_runs,
     load_runs,
-    test_group,
+    group_of,
 )
 
 JSON_SCHEMA = "cri-conformance/comparison/v1"
@@ -40,11 +40,11 @@ class Row:
 
     key: str
     contracts: tuple[str, ...]
-    results: tuple[TestResult | None, ...]
+    results: tuple[CaseResult | None, ...]
 
     @property
     def group(self) -> str:
-        return test_group(self.key, self.contracts)
+        return group_of(self.key, self.contracts)
 
     @property
     def outcomes(self) -> tuple[Outcome | None, ...]:

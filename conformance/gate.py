@@ -23,7 +23,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 
-from cri_conformance.report_model import Outcome, ReportError, Run, TestResult, load_runs
+from cri_conformance.report_model import Outcome, ReportError, Run, CaseResult, load_runs
 
 EXIT_PASSED, EXIT_REGRESSED, EXIT_UNREADABLE, EXIT_REFUSED = 0, 1, 2, 3
 
@@ -36,8 +36,8 @@ FINGERPRINT = ("runtime_name", "runtime_api_version", "runtime_handler", "kernel
 class Change:
     key: str
     contracts: tuple[str, ...]
-    before: TestResult
-    after: TestResult
+    before: CaseResult
+    after: CaseResult
 
 
 @dataclass
@@ -154,7 +154,7 @@ def gate(baselines: list[Run], news: list[Run], **allow) -> Verdict:
 
 # --- rendering -------------------------------------------------------------------
 
-def _outcome_text(result: TestResult, limit: int = 400) -> str:
+def _outcome_text(result: CaseResult, limit: int = 400) -> str:
     text = result.outcome.label
     if result.message and result.outcome is not Outcome.PASS:
         message = " ".join(result.message.split())

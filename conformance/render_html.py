@@ -11,13 +11,14 @@ from html import escape
 from typing import TYPE_CHECKING, Iterable
 
 import cri_conformance
-from cri_conformance.report_model import OUTCOME_ORDER, Outcome, TestResult
+from cri_conformance.report_model import OUTCOME_ORDER, Outcome, CaseResult
 
 if TYPE_CHECKING:
     from cri_conformance.compare import Comparison, ContractRow, Row
     from cri_conformance.coverage import Row as CoverageRow
 
-DETAIL_LIMIT = 2000
+DETAIL_LIMIT = 2000  # characters of a traceback in a cell's tooltip
+MESSAGE_LIMIT = 400
 
 STYLE = """
 :root { --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --head:#f6f8fa; }
@@ -33,7 +34,9 @@ thead th { background: var(--head); position: sticky; top: 0; z-index: 1; }
 table.runs { width: auto; }
 table.runs th[scope=row] { background: var(--head); font-weight: 600; }
 tr.group th { background: #eef1f4; font-size: 13px; letter-spacing: .02em; }
-td.test { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12.5px; word-break: break-all; }
+td.test { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12.5px; overflow-wrap: anywhere;
+          min-width: 260px; }
+td.test .module { display: block; color: var(--muted); font-size: 11.5px; }
 td.contracts { font-size: 12px; color: var(--muted); }
 td.o { min-width: 150px; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-weight: 600; font-size: 12px;
@@ -75,11 +78,12 @@ def badge(outcome: Outcome | None) -> str:
     return f'<span class="badge">{escape(label)}</span>'
 
 
-def outcome_td(result: TestResult | None) -> str:
+def outcome_td(result: CaseResult | None) -> str:
     if result is None:
         return f'<td class="o not-run">{badge(None)}</td>'
     title = f' title="{escape(result.detail[:DETAIL_LIMIT])}"' if result.detail else ""
-    message = (f'<div class="msg">{escape(result.message)}</div>'
+    text = result.message if len(result.message) <= MESSAGE_LIMIT else result.message[: MESSAGE_LIMIT - 1] + "…"
+    message = (f'<div class="msg">{escape(text)}</div>'
                if result.message and result.outcome is not Outcome.PASS else "")
     return f'<td class="o {result.outcome.value}"{title}>{badge(result.outcome)}{message}</td>'
 
@@ -128,11 +132,19 @@ def results_table(comparison: Comparison, rows: list[Row]) -> list[str]:
     for group, group_rows in comparison.grouped(rows):
         out.append(f'<tr class="group"><th colspan="{columns}">{escape(group)} ({len(group_rows)})</th></tr>')
         for row in group_rows:
-            out.append(f'<tr><td class="test">{escape(row.key)}</td>'
+            out.append(f'<tr><td class="test">{test_name_html(row.key)}</td>'
                        f'<td class="contracts">{"<br>".join(escape(c) for c in row.contracts)}</td>'
                        + "".join(outcome_td(r) for r in row.results) + "</tr>")
     out.append("</tbody></table>")
     return out
+
+
+def test_name_html(key: str) -> str:
+    """'test_x.py::test_y[p]' as the module (small) above the test's name."""
+    module, sep, name = key.partition("::")
+    if not sep:
+        return escape(key)
+    return f'<span class="module">{escape(module)}</span>{escape(name)}'
 
 
 def contracts_table(comparison: Comparison, rows: list[ContractRow]) -> list[str]:

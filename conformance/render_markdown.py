@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cri_conformance.report_model import Outcome, TestResult
+from cri_conformance.report_model import Outcome, CaseResult
 
 if TYPE_CHECKING:
     from cri_conformance.compare import Comparison, Row
@@ -28,7 +28,7 @@ def shorten(text: str, limit: int = MESSAGE_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def outcome_cell(result: TestResult | None, with_message: bool = True) -> str:
+def outcome_cell(result: CaseResult | None, with_message: bool = True) -> str:
     if result is None:
         return f"_{NOT_RUN}_"
     label = result.outcome.label

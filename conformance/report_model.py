@@ -27,6 +27,7 @@ after the call; the two are merged into one result (fail wins over error).
 from __future__ import annotations
 
 import enum
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +80,7 @@ class ReportError(ValueError):
 
 
 @dataclass(frozen=True)
-class TestResult:
+class CaseResult:
     key: str  # "test_pod_sandbox.py::test_name[param]": stable across hosts and install paths
     outcome: Outcome
     contracts: tuple[str, ...]
@@ -89,7 +90,7 @@ class TestResult:
 
     @property
     def group(self) -> str:
-        return test_group(self.key, self.contracts)
+        return group_of(self.key, self.contracts)
 
 
 @dataclass
@@ -98,7 +99,7 @@ class Run:
 
     name: str
     properties: dict[str, str]
-    results: dict[str, TestResult]
+    results: dict[str, CaseResult]
     source: str = ""
     label: str = ""  # unique among the runs shown together; see label_runs()
 
@@ -128,7 +129,7 @@ class Run:
 
 # --- test identity and grouping ------------------------------------------------
 
-def test_key(classname: str, name: str) -> str:
+def case_key(classname: str, name: str) -> str:
     """The test's identity without the path it was collected from.
 
     pytest derives classname from the node ID, which depends on where the
@@ -153,7 +154,7 @@ def _section_order() -> dict[str, int]:
     return order
 
 
-def test_section(contracts: tuple[str, ...]) -> str:
+def section_of(contracts: tuple[str, ...]) -> str:
     """The catalogue section a test belongs to: that of its first contract
     that is not cross-cutting (X.*), else of its first contract."""
     known = [catalogue()[cid] for cid in contracts if cid in catalogue()]
@@ -166,10 +167,10 @@ def test_section(contracts: tuple[str, ...]) -> str:
     return ""
 
 
-def test_group(key: str, contracts: tuple[str, ...]) -> str:
+def group_of(key: str, contracts: tuple[str, ...]) -> str:
     if key.startswith("session::"):
         return SESSION_GROUP
-    section = test_section(contracts)
+    section = section_of(contracts)
     return section.split(" ", 1)[-1] if section and section[0].isdigit() else (section or "No contract")
 
 
@@ -178,11 +179,16 @@ def group_sort_key(key: str, contracts: tuple[str, ...]) -> tuple[int, str]:
     if key.startswith("session::"):
         return (10_000, "")
     order = _section_order()
-    section = test_section(contracts)
+    section = section_of(contracts)
     return (order.get(section, 9_000), section)
 
 
 # --- parsing -------------------------------------------------------------------
+
+_PHASE = re.compile(r'^failed on (setup|teardown) with "(.*)"$', re.DOTALL)
+_GRPC_STATUS = re.compile(r"status = StatusCode\.(\w+)")
+_GRPC_DETAILS = re.compile(r'^\s*details = "(.*)"\s*$', re.MULTILINE)
+
 
 def _first_line(text: str) -> str:
     for line in (text or "").splitlines():
@@ -191,8 +197,25 @@ def _first_line(text: str) -> str:
     return ""
 
 
-def _case_result(case: ET.Element) -> TestResult:
-    key = test_key(case.get("classname", ""), case.get("name", ""))
+def summarize(message: str) -> str:
+    """One line that says what went wrong.
+
+    A gRPC error's first line only says that an RPC failed; its status code
+    and details are what a reader needs: 'setup: NOT_FOUND: failed to get
+    sandbox image ...' instead of '<_InactiveRpcError of RPC that terminated'.
+    """
+    phase = ""
+    match = _PHASE.match(message.strip())
+    if match:
+        phase, message = f"{match.group(1)}: ", match.group(2)
+    status, details = _GRPC_STATUS.search(message), _GRPC_DETAILS.search(message)
+    if status:
+        return f"{phase}gRPC {status.group(1)}: {details.group(1) if details else ''}".rstrip(": ")
+    return phase + _first_line(message)
+
+
+def _case_result(case: ET.Element) -> CaseResult:
+    key = case_key(case.get("classname", ""), case.get("name", ""))
     contracts = tuple(dict.fromkeys(
         p.get("value", "") for p in case.iter("property") if p.get("name") == "contract"))
     seconds = float(case.get("time") or 0.0)
@@ -203,11 +226,11 @@ def _case_result(case: ET.Element) -> TestResult:
             outcome, message = Outcome.XPASS_STRICT, message[len(XPASS_STRICT_PREFIX):].strip()
         else:
             outcome = Outcome.FAIL
-        return TestResult(key, outcome, contracts, _first_line(message) or _first_line(failure.text),
+        return CaseResult(key, outcome, contracts, summarize(message) or _first_line(failure.text),
                           failure.text or message, seconds)
     if error is not None:
         message = error.get("message", "")
-        return TestResult(key, Outcome.ERROR, contracts, _first_line(message) or _first_line(error.text),
+        return CaseResult(key, Outcome.ERROR, contracts, summarize(message) or _first_line(error.text),
                           error.text or message, seconds)
     if skipped is not None:
         message = skipped.get("message", "")
@@ -218,11 +241,11 @@ def _case_result(case: ET.Element) -> TestResult:
             outcome = Outcome.UNSUPPORTED
         else:
             outcome = Outcome.SKIPPED
-        return TestResult(key, outcome, contracts, _first_line(message), skipped.text or message, seconds)
-    return TestResult(key, Outcome.PASS, contracts, "", "", seconds)
+        return CaseResult(key, outcome, contracts, _first_line(message), skipped.text or message, seconds)
+    return CaseResult(key, Outcome.PASS, contracts, "", "", seconds)
 
 
-def _merge(first: TestResult, second: TestResult) -> TestResult:
+def _merge(first: CaseResult, second: CaseResult) -> CaseResult:
     """One test reported twice (call, then teardown): keep the worse outcome,
     and both messages."""
     rank = {Outcome.FAIL: 0, Outcome.XPASS_STRICT: 1, Outcome.ERROR: 2}
@@ -230,7 +253,7 @@ def _merge(first: TestResult, second: TestResult) -> TestResult:
     message = a.message if not b.message or b.message == a.message else f"{a.message}; then: {b.message}"
     detail = "\n\n".join(filter(None, (a.detail, b.detail)))
     contracts = tuple(dict.fromkeys(a.contracts + b.contracts))
-    return TestResult(a.key, a.outcome, contracts, message, detail, a.seconds + b.seconds)
+    return CaseResult(a.key, a.outcome, contracts, message, detail, a.seconds + b.seconds)
 
 
 def _suites(root: ET.Element) -> list[ET.Element]:
@@ -252,7 +275,7 @@ def parse_runs(text: str | bytes, source: str = "") -> list[Run]:
         suite_properties = suite.find("properties")
         if suite_properties is not None:
             properties = {p.get("name", ""): p.get("value", "") for p in suite_properties.findall("property")}
-        results: dict[str, TestResult] = {}
+        results: dict[str, CaseResult] = {}
         for case in suite.iter("testcase"):
             result = _case_result(case)
             results[result.key] = _merge(results[result.key], result) if result.key in results else result

@@ -23,7 +23,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 
-from cri_conformance.report_model import Outcome, ReportError, Run, CaseResult, load_runs
+from cri_conformance.report_model import CaseResult, Outcome, ReportError, Run, load_runs, with_levels
 
 EXIT_PASSED, EXIT_REGRESSED, EXIT_UNREADABLE, EXIT_REFUSED = 0, 1, 2, 3
 
@@ -186,7 +186,7 @@ def render_text(verdict: Verdict) -> str:
                 continue
             lines.append(f"  {title} ({len(changes)}; {why}):")
             for change in changes:
-                lines.append(f"    {change.key}  [{', '.join(change.contracts) or 'no contract'}]")
+                lines.append(f"    {change.key}  [{with_levels(change.contracts) or 'no contract'}]")
                 lines.append(f"      baseline: {_outcome_text(change.before)}")
                 lines.append(f"      now:      {_outcome_text(change.after)}")
         if not pair.refused:

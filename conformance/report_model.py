@@ -88,10 +88,6 @@ class CaseResult:
     detail: str = ""  # the full text pytest wrote (traceback, skip location)
     seconds: float = 0.0
 
-    @property
-    def group(self) -> str:
-        return group_of(self.key, self.contracts)
-
 
 @dataclass
 class Run:
@@ -324,3 +320,10 @@ CONTRACT_ORDER = (Outcome.FAIL, Outcome.ERROR, Outcome.XPASS_STRICT, Outcome.KNO
 
 def contract_outcome(outcomes: list[Outcome]) -> Outcome:
     return min(outcomes, key=CONTRACT_ORDER.index)
+
+
+def with_levels(contracts: tuple[str, ...]) -> str:
+    """'RunPodSandbox.ready_on_success (MUST), X.notfound_code (SHOULD)': how
+    much a broken contract matters is in its level."""
+    known = catalogue()
+    return ", ".join(f"{cid} ({known[cid].level})" if cid in known else cid for cid in contracts)

@@ -122,8 +122,9 @@ def test_gate_fails_on_the_real_regression_with_contracts_and_messages(compared)
     result = cri_conformance("gate", "--baseline", str(report_dir / "good.xml"), str(report_dir / "nopause.xml"))
     assert result.returncode == 1, result.stdout
     assert f"REGRESSIONS ({len(POD_TESTS)};" in result.stdout
-    assert "test_pod_sandbox.py::test_sandbox_is_ready_after_run  [RunPodSandbox.ready_on_success]" in result.stdout
-    assert "StopPodSandbox.idempotent, StopPodSandbox.state_notready" in result.stdout
+    assert "test_pod_sandbox.py::test_sandbox_is_ready_after_run  [RunPodSandbox.ready_on_success (MUST)]" \
+        in result.stdout
+    assert "StopPodSandbox.idempotent (MUST), StopPodSandbox.state_notready (CRITEST)" in result.stdout
     assert MISSING_SANDBOX_IMAGE in result.stdout
     assert result.stdout.rstrip().endswith(f"gate FAILED: {len(POD_TESTS)} regressions")
 

@@ -40,7 +40,7 @@ def test_regressions_are_printed_with_contracts_and_messages():
         test_stop_twice_succeeds_and_leaves_it_notready=("fail", "AssertionError: after stop #2: SANDBOX_READY")))
     text = render_text(result)
     assert "REGRESSIONS (1;" in text
-    assert f"{STOP}  [StopPodSandbox.idempotent, StopPodSandbox.state_notready]" in text
+    assert f"{STOP}  [StopPodSandbox.idempotent (MUST), StopPodSandbox.state_notready (CRITEST)]" in text
     assert "now:      FAIL: AssertionError: after stop #2: SANDBOX_READY" in text
     assert "note: runtime version: 1.6.20 -> 1.7.0" in text
     assert text.rstrip().endswith("gate FAILED: 1 regressions")

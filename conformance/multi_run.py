@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cri_conformance.compare import compare, write_outputs
+from cri_conformance.options import RUN_ID_ENV
 from cri_conformance.render_markdown import comparison_markdown
 from cri_conformance.report_model import ReportError, load_runs
 
@@ -121,6 +122,9 @@ class _Echo:
 def run_one(spec: RuntimeSpec, options: RunOptions) -> int:
     report_path(spec, options).unlink(missing_ok=True)  # never compare a report of an earlier run
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # Each run labels its resources and names its host directories with its
+    # own random run ID: runs at the same time must not share one.
+    env.pop(RUN_ID_ENV, None)
     process = subprocess.Popen(child_command(spec, options), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, text=True, env=env)
     try:

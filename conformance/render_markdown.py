@@ -93,6 +93,8 @@ def comparison_markdown(comparison: Comparison, include_same: bool = True) -> st
         lines += ["", f"## Same outcome on every runtime: {len(same)} tests"]
         if include_same:
             lines += ["", "<details><summary>show</summary>", *rows_tables(comparison, same, True), "", "</details>"]
+        else:
+            lines += ["", "(listed in comparison.md and comparison.html)"]
     else:
         lines += ["", f"## Tests: {len(comparison.rows)}"] + rows_tables(comparison, comparison.rows, True)
     return "\n".join(lines) + "\n"

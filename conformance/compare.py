@@ -18,7 +18,6 @@ from pathlib import Path
 
 from cri_conformance.catalogue import catalogue
 from cri_conformance.report_model import (
-    OUTCOME_ORDER,
     Outcome,
     ReportError,
     Run,
@@ -163,11 +162,6 @@ def compare(runs: list[Run]) -> Comparison:
     rows = [Row(key, contracts, tuple(run.results.get(key) for run in runs)) for key, contracts in keys.items()]
     rows.sort(key=lambda row: (not row.differs, group_sort_key(row.key, row.contracts), row.key))
     return Comparison(runs, rows)
-
-
-def outcome_summary(run: Run) -> str:
-    counts = run.counts()
-    return ", ".join(f"{counts[o]} {o.label}" for o in OUTCOME_ORDER if counts[o])
 
 
 # --- command line --------------------------------------------------------------

@@ -95,7 +95,8 @@ def outcome_only_td(outcome: Outcome | None) -> str:
 def legend() -> str:
     items = "".join(f'<span class="{o.value}">{badge(o)}</span>' for o in OUTCOME_ORDER)
     return (f'<p class="legend">{items}<span class="not-run">{badge(None)}</span></p>'
-            '<p class="sub">error: the suite or the environment broke (not the check); known failure: declared in a '
+            '<p class="sub">error: the check could not run (a fixture failed: environment, suite, or a runtime call '
+            'it needed); known failure: declared in a '
             'known-failures profile; known failure passes: that profile entry is stale and the run fails; '
             'unsupported: an optional RPC answered UNIMPLEMENTED.</p>')
 

@@ -8,8 +8,10 @@ Outcomes, from the JUnit elements of a test case:
 
     pass           no child element
     fail           <failure>            the runtime broke the contract
-    error          <error> only         the suite or the environment broke
-                                        (setup/teardown), not the test's check
+    error          <error> only         the check could not run: a fixture's
+                                        setup or teardown failed (the
+                                        environment, the suite, or a runtime
+                                        call the fixture needed)
     known-failure  <skipped type=pytest.xfail>
                                         declared in a known-failures profile;
                                         the test failed as the profile says
@@ -35,7 +37,6 @@ from pathlib import Path
 from cri_conformance.catalogue import catalogue
 
 UNSUPPORTED_PREFIX = "unsupported"
-KNOWN_FAILURE_PREFIX = "known failure"
 XPASS_STRICT_PREFIX = "[XPASS(strict)]"
 SESSION_GROUP = "Session checks"
 SESSION_CLASSNAME = "cri_conformance.session"

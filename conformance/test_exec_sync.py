@@ -148,8 +148,9 @@ def test_timeout_kills_only_the_exec_process(runtime, container):
     before = runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=container)).status
     deadline = EXEC_TIMEOUT + TIMEOUT_SLACK + 10
     started = time.monotonic()
+    command = ["sh", "-c", f"touch /tmp/started-{marker} && exec sleep {marker}"]  # leaves a trace that it ran
     try:
-        exec_sync(runtime, container, ["sleep", marker], timeout=EXEC_TIMEOUT, deadline=deadline)
+        exec_sync(runtime, container, command, timeout=EXEC_TIMEOUT, deadline=deadline)
     except grpc.RpcError:
         pass  # which error is test_timeout_fails_with_deadline_exceeded's business
     elapsed = time.monotonic() - started
@@ -157,8 +158,12 @@ def test_timeout_kills_only_the_exec_process(runtime, container):
         f"ExecSync with timeout={EXEC_TIMEOUT}s returned after {elapsed:.1f}s (allowed {EXEC_TIMEOUT + TIMEOUT_SLACK:g}s)"
     )
     assert elapsed >= EXEC_TIMEOUT * 0.9, f"returned after {elapsed:.2f}s, before the timeout"
-    wait_for(lambda: command_lines(runtime, container), lambda lines: f"sleep {marker}" not in lines,
-             timeout=5, what=f"the timed-out 'sleep {marker}' to be gone")
+    assert exec_sync(runtime, container, ["test", "-e", f"/tmp/started-{marker}"]).exit_code == 0, (
+        "the timed-out command never ran"
+    )
+    lines = wait_for(lambda: command_lines(runtime, container), lambda lines: f"sleep {marker}" not in lines,
+                     timeout=5, what=f"the timed-out 'sleep {marker}' to be gone")
+    assert any("trap" in line for line in lines), f"the container's own process is gone too: {lines}"
     after = runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=container)).status
     assert after.state == pb.CONTAINER_RUNNING, f"the container is {pb.ContainerState.Name(after.state)} after the timeout"
     assert after.started_at == before.started_at, "the container was restarted"

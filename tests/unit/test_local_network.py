@@ -1,7 +1,6 @@
 """Pod network choices: bridge names, free subnets, CNI config."""
 
 import ipaddress
-from pathlib import Path
 
 import pytest
 
@@ -101,3 +100,27 @@ def test_cni_cache_cleanup_only_touches_this_instance(tmp_path, monkeypatch):
     removed = network.remove_cni_cache("net-a", ["123"])
     assert sorted(path.name for path in removed) == sorted(ours)
     assert sorted(path.name for path in cache.iterdir()) == sorted(theirs)
+
+
+NAT_TABLE = r"""*nat
+:CNI-DN-c948c09b1e8e8da6bb4ed - [0:0]
+:CNI-DN-0000other0000000000000 - [0:0]
+-A OUTPUT -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT
+-A CNI-DN-c948c09b1e8e8da6bb4ed -d 127.0.0.1/32 -p tcp -m tcp --dport 18080 -j DNAT --to-destination 10.237.0.2:8080
+-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \"net-ours\" id: \"3938\"" -m multiport --dports 18080 -j CNI-DN-c948c09b1e8e8da6bb4ed
+-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \"net-ours-too-long\" id: \"1\"" -m multiport --dports 1 -j CNI-DN-0000other0000000000000
+-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \"net-theirs\" id: \"77\"" -m multiport --dports 9090 -j CNI-DN-0000other0000000000000
+COMMIT
+"""
+
+
+def test_stale_portmap_rules_are_only_those_of_this_network():
+    rules, chains = network.stale_portmap_rules(NAT_TABLE, "net-ours")
+    assert chains == ["CNI-DN-c948c09b1e8e8da6bb4ed"]
+    assert rules == [
+        [
+            "CNI-HOSTPORT-DNAT", "-p", "tcp", "-m", "comment", "--comment", 'dnat name: "net-ours" id: "3938"',
+            "-m", "multiport", "--dports", "18080", "-j", "CNI-DN-c948c09b1e8e8da6bb4ed",
+        ]
+    ]
+    assert network.stale_portmap_rules(NAT_TABLE, "net-absent") == ([], [])

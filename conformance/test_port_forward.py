@@ -65,6 +65,13 @@ def free_loopback_port() -> int:
         return probe.getsockname()[1]
 
 
+def read_all(connection: socket.socket) -> bytes:
+    chunks = []
+    while chunk := connection.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 @pytest.fixture(scope="module")
 def echo_pod(module_resources, busybox):
     """A pod (own network namespace) with an echo server on ECHO_PORT."""
@@ -132,6 +139,31 @@ def test_port_without_listener_in_the_pod_reports_an_error(runtime, streaming, e
     assert message.strip(), "the error channel carried an empty message"
 
 
+def start_loopback_web_server(runtime, resources, pod, image: str, page: str, namespaces) -> int:
+    """Run busybox httpd on a free 127.0.0.1 port of the host network; return the port.
+
+    The port is free when picked; if something takes it before httpd binds,
+    httpd exits and another port is tried.
+    """
+    for _ in range(HOST_PORT_ATTEMPTS):
+        port = free_loopback_port()
+        script = (f"mkdir -p /tmp/www && printf {page} > /tmp/www/index.html && "
+                  f"exec httpd -f -p 127.0.0.1:{port} -h /tmp/www")
+        container_id = resources.start_container(
+            pod, image=image, command=["sh", "-c", script],
+            linux=pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(namespace_options=namespaces)))
+
+        def observe():
+            state = runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=container_id)).status.state
+            return host_listens(port), state
+
+        listening, _ = wait_for(observe, lambda seen: seen[0] or seen[1] == pb.CONTAINER_EXITED, timeout=LISTEN_TIMEOUT,
+                                what=f"httpd in the host-network pod to listen on 127.0.0.1:{port}")
+        if listening:
+            return port
+    pytest.fail(f"httpd could not bind a free loopback port in {HOST_PORT_ATTEMPTS} attempts")
+
+
 @pytest.mark.contract("PortForward.hostnet")
 def test_forward_into_a_pod_on_the_host_network(runtime, streaming, resources, busybox):
     host_network = pb.NamespaceOption(network=pb.NODE)
@@ -139,23 +171,7 @@ def test_forward_into_a_pod_on_the_host_network(runtime, streaming, resources, b
     pod = resources.run_pod(hostname="", linux=pb.LinuxPodSandboxConfig(
         security_context=pb.LinuxSandboxSecurityContext(namespace_options=host_network)))
     token = secrets.token_hex(8)
-    for _ in range(HOST_PORT_ATTEMPTS):
-        # The port is free now; if something takes it before httpd binds, httpd exits and we pick another.
-        port = free_loopback_port()
-        script = (f"mkdir -p /tmp/www && printf {token} > /tmp/www/index.html && "
-                  f"exec httpd -f -p 127.0.0.1:{port} -h /tmp/www")
-        container_id = resources.start_container(
-            pod, image=busybox, command=["sh", "-c", script],
-            linux=pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(
-                namespace_options=host_network)))
-        state = wait_for(lambda: (host_listens(port), runtime.ContainerStatus(
-            pb.ContainerStatusRequest(container_id=container_id)).status.state),
-            lambda seen: seen[0] or seen[1] == pb.CONTAINER_EXITED,
-            timeout=LISTEN_TIMEOUT, what=f"httpd in the host-network pod to listen on 127.0.0.1:{port}")
-        if state[0]:
-            break
-    else:
-        pytest.fail(f"httpd could not bind a free loopback port in {HOST_PORT_ATTEMPTS} attempts")
+    port = start_loopback_web_server(runtime, resources, pod, busybox, token, host_network)
     request = b"GET /index.html HTTP/1.0\r\nHost: localhost\r\n\r\n"
     with open_forward(runtime, streaming, pod.id, [port]) as session:
         session.send(0, request)
@@ -166,13 +182,6 @@ def test_forward_into_a_pod_on_the_host_network(runtime, streaming, resources, b
     with closing(socket.create_connection(("127.0.0.1", port), timeout=5)) as direct:
         direct.sendall(request)
         assert token.encode() in read_all(direct), "the host's 127.0.0.1 port is not the forwarded server"
-
-
-def read_all(connection: socket.socket) -> bytes:
-    chunks = []
-    while chunk := connection.recv(65536):
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @pytest.mark.contract("X.notfound_code")

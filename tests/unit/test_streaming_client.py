@@ -164,7 +164,7 @@ def test_a_silent_server_fails_the_wait_at_its_deadline(serve):
         with pytest.raises(StreamTimeout, match="not within 0.3s"):
             session.wait_output(lambda out: out == b"never", timeout=0.3, what="output")
         assert time.monotonic() - started < 2
-    stop.set()
+        stop.set()  # let the server go, so closing does not wait for its close frame
 
 
 def test_a_dropped_connection_ends_the_wait_with_what_arrived(serve):

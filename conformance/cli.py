@@ -96,7 +96,10 @@ def cmd_gate(args: argparse.Namespace) -> int:
 def local_runtime(work_dir: str | None):
     from cri_conformance.fixtures.local import DEFAULT_WORKDIR, LocalRuntime
 
-    return LocalRuntime(workdir=Path(work_dir) if work_dir else DEFAULT_WORKDIR, name="local")
+    # The instance name follows its work directory, so two instances never share a bridge name.
+    if not work_dir:
+        return LocalRuntime(workdir=DEFAULT_WORKDIR, name="local")
+    return LocalRuntime(workdir=Path(work_dir), name=Path(work_dir).name)
 
 
 def cmd_local(args: argparse.Namespace) -> int:

@@ -184,7 +184,9 @@ def check_leaks(rut: RuntimeUnderTest, run_id: str) -> str:
     try:
         leftovers = find_leftovers(rut.client, run_id)
     except grpc.RpcError as err:
-        return f"could not list this run's resources: {err.code().name}: {err.details()}"
+        if err.code() == grpc.StatusCode.UNAVAILABLE:
+            return f"not checked: the runtime at {rut.endpoint} is not answering"
+        return f"could not list this run's resources: {err.code().name}: {(err.details() or '').splitlines()[0]}"
     if not leftovers:
         return ""
     errors = remove_leftovers(rut.client, leftovers)

@@ -22,6 +22,8 @@ from importlib import resources
 from pathlib import Path
 
 _COMPARISON = re.compile(r"^(>=|<=|==|!=|>|<)?\s*v?([0-9][0-9.]*)")
+# pytest-xdist's loadgroup appends "@<group>" to the node IDs of xdist_group tests.
+_XDIST_GROUP_SUFFIX = re.compile(r"@[^\[\]@]*$")
 
 
 def version_tuple(text: str) -> tuple[int, ...]:
@@ -58,6 +60,7 @@ class KnownFailure:
     link: str = ""
 
     def applies_to(self, nodeid: str, runtime: str, version: str) -> bool:
+        nodeid = _XDIST_GROUP_SUFFIX.sub("", nodeid)
         base = nodeid.split("[", 1)[0]
         return (
             (nodeid.endswith(self.test) or base.endswith(self.test))

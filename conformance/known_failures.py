@@ -22,8 +22,6 @@ from importlib import resources
 from pathlib import Path
 
 _COMPARISON = re.compile(r"^(>=|<=|==|!=|>|<)?\s*v?([0-9][0-9.]*)")
-# pytest-xdist's loadgroup appends "@<group>" to the node IDs of xdist_group tests.
-_XDIST_GROUP_SUFFIX = re.compile(r"@[^\[\]@]*$")
 
 
 def version_tuple(text: str) -> tuple[int, ...]:
@@ -59,11 +57,12 @@ class KnownFailure:
     reason: str
     link: str = ""
 
-    def applies_to(self, nodeid: str, runtime: str, version: str) -> bool:
-        nodeid = _XDIST_GROUP_SUFFIX.sub("", nodeid)
-        base = nodeid.split("[", 1)[0]
+    def applies_to(self, test_id: str, runtime: str, version: str) -> bool:
+        """test_id is 'test_file.py::test_name[param]'; an entry without a
+        parameter matches every parametrization."""
+        base = test_id.split("[", 1)[0]
         return (
-            (nodeid.endswith(self.test) or base.endswith(self.test))
+            (test_id.endswith(self.test) or base.endswith(self.test))
             and runtime == self.runtime
             and version_in_range(version, self.versions)
         )

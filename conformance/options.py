@@ -56,6 +56,11 @@ OPTIONS = (
     Option("--registry-auth", "CRI_REGISTRY_AUTH",
            "JSON file: an image that needs credentials and the credentials, for the authenticated-pull tests "
            "(default: the local runtime's, when testing it)"),
+    Option("--streaming-base-url", "CRI_STREAMING_BASE_URL",
+           "base URL (http[s]://host:port) for relative Exec/Attach/PortForward URLs (default: none)"),
+    Option("--streaming-tls-insecure", "CRI_STREAMING_TLS_INSECURE",
+           "set to 1 to skip verifying the streaming server's TLS certificate"),
+    Option("--streaming-ca-file", "CRI_STREAMING_CA_FILE", "CA bundle that signed the streaming server's certificate"),
 )
 
 

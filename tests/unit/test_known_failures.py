@@ -27,10 +27,3 @@ def test_entry_matches_node_id_suffix_runtime_and_version():
 
 def test_shipped_profile_loads():
     assert all(entry.reason for entry in load_profile(None))
-
-
-def test_xdist_group_suffix_does_not_hide_a_known_failure():
-    entry = KnownFailure("test_a.py::test_b", "containerd", ">=1.6, <1.7", "why")
-    assert entry.applies_to("conformance/test_a.py::test_b@some-group", "containerd", "1.6.20")
-    assert entry.applies_to("conformance/test_a.py::test_b[x@y]@some-group", "containerd", "1.6.20")
-    assert not entry.applies_to("conformance/test_a.py::test_bc@some-group", "containerd", "1.6.20")

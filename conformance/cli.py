@@ -7,6 +7,7 @@
     cri-conformance local up|down|status
     cri-conformance cleanup [--runtime-endpoint EP]
     cri-conformance contracts [--format text|markdown|json|html]
+    cri-conformance images list|build DIR|push [REGISTRY]
 
 Errors the user can act on (bad endpoint, runtime not running) are one line
 on stderr and exit status 2, never a traceback.
@@ -203,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     contracts.add_argument("--format", choices=["text", "markdown", "json", "html"], default="text")
     contracts.add_argument("--uncovered", action="store_true", help="only contracts no test checks")
     contracts.set_defaults(func=cmd_contracts)
+
+    from cri_conformance import images_command
+
+    images_command.add_parser(commands)
     return parser
 
 

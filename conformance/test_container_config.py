@@ -1,0 +1,168 @@
+"""What a container gets from its config: command and args against the image's
+ENTRYPOINT/CMD, environment, working directory, devices, stdio flags, and
+from its sandbox: hostname and DNS configuration.
+
+The suite's busybox image has no ENTRYPOINT, `Cmd ["sh"]` and a PATH in Env.
+ExecSync is used only as a tool to look inside a running container.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from cri_conformance.fixtures.cri_helpers import (
+    exec_stdout,
+    join_partials,
+    log_file,
+    read_log,
+    start_and_wait_exit,
+    state_name,
+    wait_container_state,
+)
+from cri_conformance.proto import runtime_v1_pb2 as pb
+
+pytestmark = pytest.mark.xdist_group("container_config")
+
+DNS = pb.DNSConfig(servers=["10.10.10.10", "192.0.2.53"], searches=["example.test", "conformance.test"],
+                   options=["ndots:8", "timeout:2"])
+ENVS = {
+    "CONFORMANCE_PLAIN": "value",
+    "CONFORMANCE_SPACES": "a b  c",
+    "CONFORMANCE_EQUALS": "k=v=w",
+    "CONFORMANCE_EMPTY": "",
+    "CONFORMANCE_UNICODE": "grüße ✓",
+}
+IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+WORKING_DIR = "/home/user"
+DEVICE = pb.Device(host_path="/dev/null", container_path="/dev/conformance-null", permissions="rwm")
+
+
+@pytest.fixture(scope="module")
+def pod(module_resources):
+    return module_resources.run_pod(dns_config=DNS)
+
+
+@pytest.fixture(scope="module")
+def inspected(module_resources, pod, busybox, runtime) -> str:
+    """A running container with envs, working_dir and a device, to look into."""
+    container_id = module_resources.start_container(
+        pod, image=busybox, working_dir=WORKING_DIR, devices=[DEVICE],
+        envs=[pb.KeyValue(key=k, value=v.encode()) for k, v in ENVS.items()],
+    )
+    wait_container_state(runtime, container_id, pb.CONTAINER_RUNNING)
+    return container_id
+
+
+def output_lines(pod, config) -> list[tuple[str, str]]:
+    return [(stream, line.decode(errors="replace")) for stream, line in join_partials(read_log(log_file(pod, config)))]
+
+
+def run_to_exit(resources, pod, image, **fields) -> tuple[pb.ContainerStatus, list[tuple[str, str]]]:
+    """Run a short-lived container; its final status and its (stream, line) output."""
+    config = resources.container_config(image, **fields)
+    _, status = start_and_wait_exit(resources, pod, config=config)
+    return status, output_lines(pod, config)
+
+
+# --- command and args ------------------------------------------------------------------
+
+@pytest.mark.contract("CreateContainer.command_args")
+@pytest.mark.parametrize("command, args, expected", [
+    ([], ["echo", "args", "replace", "cmd"], "args replace cmd"),
+    (["echo", "command-only"], [], "command-only"),  # the image's Cmd must not be appended
+    (["echo", "command"], ["and", "args"], "command and args"),
+], ids=["args-only", "command-only", "command-and-args"])
+def test_command_and_args_replace_the_image_defaults(resources, pod, busybox, command, args, expected):
+    status, lines = run_to_exit(resources, pod, busybox, command=command, args=args)
+    assert status.exit_code == 0, f"exit_code {status.exit_code}; output {lines}"
+    assert lines == [("stdout", expected)], f"command {command} args {args}: output {lines}, expected {expected!r}"
+
+
+@pytest.mark.contract("CreateContainer.command_args")
+def test_without_command_and_args_the_image_cmd_runs(runtime, resources, pod, busybox):
+    # Cmd is `sh`: with stdin open it waits for input, so it can be looked at.
+    container_id = resources.start_container(pod, image=busybox, command=[], args=[], stdin=True)
+    status = wait_container_state(runtime, container_id, pb.CONTAINER_RUNNING)
+    cmdline = exec_stdout(runtime, container_id, ["cat", "/proc/1/cmdline"])
+    assert cmdline.split("\0")[:1] == ["sh"], (
+        f"PID 1 runs {cmdline!r}; the image Cmd is ['sh'] ({state_name(status.state)})"
+    )
+
+
+# --- environment, working directory, devices -----------------------------------------------------------
+
+@pytest.mark.contract("CreateContainer.envs")
+def test_envs_reach_the_process_exactly(runtime, inspected):
+    environ = exec_stdout(runtime, inspected, ["cat", "/proc/1/environ"])
+    found = dict(entry.split("=", 1) for entry in environ.split("\0") if "=" in entry)
+    got = {key: found.get(key) for key in ENVS}
+    assert got == ENVS, f"environment of PID 1: {got}, expected {ENVS}"
+    assert found.get("PATH") == IMAGE_PATH, f"the image's PATH is {IMAGE_PATH!r}; the process has {found.get('PATH')!r}"
+
+
+@pytest.mark.contract("CreateContainer.working_dir")
+def test_working_dir_is_the_process_cwd(runtime, inspected):
+    cwd = exec_stdout(runtime, inspected, ["readlink", "/proc/1/cwd"]).strip()
+    assert cwd == WORKING_DIR, f"PID 1 runs in {cwd!r}, working_dir is {WORKING_DIR!r}"
+
+
+@pytest.mark.contract("CreateContainer.devices")
+def test_device_is_mapped_into_the_container(runtime, inspected):
+    path = DEVICE.container_path
+    kind = exec_stdout(runtime, inspected, ["sh", "-c", f"[ -c {path} ] && echo char; echo x > {path} && echo written"])
+    assert kind.split() == ["char", "written"], f"{path} (host /dev/null, rwm): {kind!r}"
+
+
+# --- stdio flags ----------------------------------------------------------------------------------
+
+@pytest.mark.contract("CreateContainer.stdio_flags", "Log.tty")
+def test_tty_container_writes_to_a_terminal_logged_as_stdout(resources, pod, busybox):
+    script = "[ -t 1 ] && echo stdout-is-a-tty; echo to-stderr >&2"
+    status, lines = run_to_exit(resources, pod, busybox, command=["sh", "-c", script], tty=True)
+    cleaned = [(stream, line.rstrip("\r")) for stream, line in lines]
+    assert ("stdout", "stdout-is-a-tty") in cleaned, f"with tty=true stdout is not a terminal: {lines}"
+    assert ("stdout", "to-stderr") in cleaned and all(s == "stdout" for s, _ in lines), (
+        f"with a tty every record is stdout: {lines}"
+    )
+
+
+@pytest.mark.contract("CreateContainer.stdio_flags")
+@pytest.mark.parametrize("stdin, expected", [(True, "stdin-is-a-pipe"), (False, "stdin-is-not-a-pipe")],
+                         ids=["stdin", "no-stdin"])
+def test_stdin_flag_opens_stdin(resources, pod, busybox, stdin, expected):
+    script = "if [ -p /dev/stdin ]; then echo stdin-is-a-pipe; else echo stdin-is-not-a-pipe; fi; [ -t 1 ] || echo no-tty"
+    status, lines = run_to_exit(resources, pod, busybox, command=["sh", "-c", script], stdin=stdin)
+    assert lines == [("stdout", expected), ("stdout", "no-tty")], f"stdin={stdin}, tty=false: {lines}"
+
+
+# --- from the sandbox: hostname and DNS --------------------------------------------------------------
+
+@pytest.mark.contract("RunPodSandbox.hostname_applied")
+def test_container_sees_the_sandbox_hostname(runtime, pod, inspected):
+    hostname = exec_stdout(runtime, inspected, ["hostname"]).strip()
+    assert hostname == pod.config.hostname, f"hostname {hostname!r}, the sandbox config has {pod.config.hostname!r}"
+
+
+@pytest.mark.contract("RunPodSandbox.dns_config_applied")
+def test_dns_config_is_written_to_resolv_conf(runtime, inspected):
+    lines = [line.split() for line in exec_stdout(runtime, inspected, ["cat", "/etc/resolv.conf"]).splitlines()]
+    servers = [words[1] for words in lines if words[:1] == ["nameserver"] and len(words) > 1]
+    searches = [word for words in lines if words[:1] == ["search"] for word in words[1:]]
+    options = [word for words in lines if words[:1] == ["options"] for word in words[1:]]
+    assert (servers, searches, options) == (list(DNS.servers), list(DNS.searches), list(DNS.options)), (
+        f"/etc/resolv.conf has nameservers {servers}, search {searches}, options {options}; "
+        f"expected {list(DNS.servers)}, {list(DNS.searches)}, {list(DNS.options)}"
+    )
+
+
+@pytest.mark.contract("RunPodSandbox.hostname_empty_only_hostnet")
+def test_host_network_sandbox_without_hostname_uses_the_node_name(runtime, resources, busybox):
+    host_network = pb.LinuxPodSandboxConfig(security_context=pb.LinuxSandboxSecurityContext(
+        namespace_options=pb.NamespaceOption(network=pb.NODE, pid=pb.CONTAINER, ipc=pb.POD)))
+    pod = resources.run_pod(hostname="", linux=host_network)
+    container_id = resources.start_container(pod, image=busybox)
+    wait_container_state(runtime, container_id, pb.CONTAINER_RUNNING)
+    seen = exec_stdout(runtime, container_id, ["hostname"]).strip()
+    assert seen == socket.gethostname(), f"hostname {seen!r} in a host-network pod without one; node is {socket.gethostname()!r}"

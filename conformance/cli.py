@@ -160,9 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from cri_conformance.fixtures.local import LocalRuntimeError
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except LocalRuntimeError as err:
+        return _die(f"local runtime: {err}")
     except KeyboardInterrupt:
         return _die("interrupted")
 

@@ -66,6 +66,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SUITE_KEY] = suite_selected(config)
     if not config.stash[SUITE_KEY] or config.option.collectonly:
         return
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"  # honour xdist_group marks (tests that must not overlap)
     # xdist workers inherit the environment: all share one run ID.
     os.environ[RUN_ID_ENV] = settings.run_id
     try:

@@ -49,6 +49,12 @@ def version_in_range(version: str, spec: str) -> bool:
     return True
 
 
+def without_xdist_group(nodeid: str) -> str:
+    """The node ID without the "@<group>" pytest-xdist appends under --dist loadgroup."""
+    head, at, group = nodeid.rpartition("@")
+    return head if at and head and not any(c in group for c in "[]:/") else nodeid
+
+
 @dataclass(frozen=True)
 class KnownFailure:
     test: str
@@ -58,6 +64,7 @@ class KnownFailure:
     link: str = ""
 
     def applies_to(self, nodeid: str, runtime: str, version: str) -> bool:
+        nodeid = without_xdist_group(nodeid)
         base = nodeid.split("[", 1)[0]
         return (
             (nodeid.endswith(self.test) or base.endswith(self.test))

@@ -39,16 +39,23 @@ WORKING_DIR = "/home/user"
 DEVICE = pb.Device(host_path="/dev/null", container_path="/dev/conformance-null", permissions="rwm")
 
 
+# Each container in its own PID namespace, as the kubelet asks: its process is PID 1.
+OWN_PID = pb.NamespaceOption(network=pb.POD, pid=pb.CONTAINER, ipc=pb.POD)
+OWN_PID_CONTAINER = pb.LinuxContainerConfig(
+    security_context=pb.LinuxContainerSecurityContext(namespace_options=OWN_PID))
+
+
 @pytest.fixture(scope="module")
 def pod(module_resources):
-    return module_resources.run_pod(dns_config=DNS)
+    return module_resources.run_pod(dns_config=DNS, linux=pb.LinuxPodSandboxConfig(
+        security_context=pb.LinuxSandboxSecurityContext(namespace_options=OWN_PID)))
 
 
 @pytest.fixture(scope="module")
 def inspected(module_resources, pod, busybox, runtime) -> str:
     """A running container with envs, working_dir and a device, to look into."""
     container_id = module_resources.start_container(
-        pod, image=busybox, working_dir=WORKING_DIR, devices=[DEVICE],
+        pod, image=busybox, working_dir=WORKING_DIR, devices=[DEVICE], linux=OWN_PID_CONTAINER,
         envs=[pb.KeyValue(key=k, value=v.encode()) for k, v in ENVS.items()],
     )
     wait_container_state(runtime, container_id, pb.CONTAINER_RUNNING)
@@ -83,12 +90,23 @@ def test_command_and_args_replace_the_image_defaults(resources, pod, busybox, co
 @pytest.mark.contract("CreateContainer.command_args")
 def test_without_command_and_args_the_image_cmd_runs(runtime, resources, pod, busybox):
     # Cmd is `sh`: with stdin open it waits for input, so it can be looked at.
-    container_id = resources.start_container(pod, image=busybox, command=[], args=[], stdin=True)
+    container_id = resources.start_container(pod, image=busybox, command=[], args=[], stdin=True,
+                                             linux=OWN_PID_CONTAINER)
     status = wait_container_state(runtime, container_id, pb.CONTAINER_RUNNING)
     cmdline = exec_stdout(runtime, container_id, ["cat", "/proc/1/cmdline"])
     assert cmdline.split("\0")[:1] == ["sh"], (
         f"PID 1 runs {cmdline!r}; the image Cmd is ['sh'] ({state_name(status.state)})"
     )
+
+
+@pytest.mark.contract("CreateContainer.user_specified_image")
+def test_user_specified_image_is_only_informational(runtime, resources, pod, busybox):
+    # The name the user typed is for display: the runtime must run `image`, not resolve this.
+    config = resources.container_config(busybox)
+    config.image.user_specified_image = "typed-by-user.invalid/not-pulled:never"
+    container_id = resources.start_container(pod, config)
+    status = wait_container_state(runtime, container_id, pb.CONTAINER_RUNNING)
+    assert status.image.image == busybox, f"image.image {status.image.image!r}, created with {busybox!r}"
 
 
 # --- environment, working directory, devices -----------------------------------------------------------

@@ -164,7 +164,7 @@ def test_status_info_only_when_verbose(runtime, described):
         try:
             json.loads(value)
         except ValueError as err:
-            pytest.fail(f"info[{key!r}] is not JSON: {err}: {value[:200]!r}")
+            raise AssertionError(f"info[{key!r}] is not JSON: {err}: {value[:200]!r}") from None
 
 
 @pytest.mark.contract("ContainerStatus.not_found_error", "X.notfound_code")

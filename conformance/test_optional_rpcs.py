@@ -86,7 +86,7 @@ OPTIONAL_CALLS = [  # (RPC, request, codes that are a proper answer besides OK a
     ("UpdatePodSandboxResources", pb.UpdatePodSandboxResourcesRequest(pod_sandbox_id=unknown_id()),
      (grpc.StatusCode.NOT_FOUND,)),
     ("PodSandboxStats", pb.PodSandboxStatsRequest(pod_sandbox_id=unknown_id()), (grpc.StatusCode.NOT_FOUND,)),
-    ("ListPodSandboxStats", pb.ListPodSandboxStatsRequest(), ()),
+    ("ListPodSandboxStats", pb.ListPodSandboxStatsRequest(filter=pb.PodSandboxStatsFilter(id=unknown_id())), ()),
     ("StreamPodSandboxes", pb.StreamPodSandboxesRequest(filter=pb.PodSandboxFilter(id=unknown_id())), ()),
     ("StreamContainers", pb.StreamContainersRequest(filter=pb.ContainerFilter(id=unknown_id())), ()),
     ("StreamContainerStats", pb.StreamContainerStatsRequest(filter=pb.ContainerStatsFilter(id=unknown_id())), ()),
@@ -165,7 +165,7 @@ def test_stream_list_matches_its_unary_list(runtime, world, pair):
         responses = collect_stream(pair.stream, getattr(runtime, pair.stream), pair.stream_request(world),
                                    timeout=STREAM_DEADLINE)
     except grpc.RpcError as err:
-        pytest.fail(f"{pair.stream} did not end with OK within {STREAM_DEADLINE:g} s: {err.code().name}: {err.details()}")
+        raise AssertionError(f"{pair.stream} did not end with OK within {STREAM_DEADLINE:g} s: {err.code().name}: {err.details()}") from None
     seconds = time.monotonic() - started
     sizes = [len(getattr(r, pair.stream_items)) for r in responses]
     assert all(sizes), f"{pair.stream} sent empty messages: items per message {sizes}"
@@ -219,7 +219,7 @@ def test_container_events_follow_the_lifecycle(runtime, resources, world, busybo
         if reader.error is not None:
             if reader.error.code() == grpc.StatusCode.UNIMPLEMENTED:
                 pytest.skip(f"{UNSUPPORTED}: GetContainerEvents: UNIMPLEMENTED")
-            pytest.fail(f"GetContainerEvents failed: {reader.error.code().name}: {reader.error.details()}")
+            raise AssertionError(f"GetContainerEvents failed: {reader.error.code().name}: {reader.error.details()}")
         before = time.time_ns()
         container_id = resources.create_container(world.pod, image=busybox)
         runtime.StartContainer(pb.StartContainerRequest(container_id=container_id))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import time
 import uuid
+from dataclasses import dataclass
 
 import grpc
 import pytest
@@ -16,6 +18,7 @@ from cri_conformance.fixtures.cri_helpers import (
     container_status,
     expect_rpc_error,
     expect_rpc_failure,
+    info_network_namespace,
     info_pid,
     list_containers,
     list_sandboxes,
@@ -24,6 +27,7 @@ from cri_conformance.fixtures.cri_helpers import (
     state_name,
     unknown_id,
 )
+from cri_conformance.fixtures.resources import Pod
 from cri_conformance.proto import runtime_v1_pb2 as pb
 
 pytestmark = pytest.mark.xdist_group("pod_sandbox")
@@ -58,22 +62,26 @@ def ready_pod(ready_pod_run):
     return ready_pod_run[0]
 
 
-@pytest.fixture(scope="module")
-def stopped_pod(module_resources, busybox, runtime):
-    """A sandbox whose running container was up when StopPodSandbox (once) was called.
+@dataclass
+class StoppedPod:
+    """A sandbox whose running container was up when StopPodSandbox (once) was called,
+    with what verbose status said before the stop (None where a runtime does not say)."""
 
-    Returns (pod, container ID, the host processes of sandbox and container
-    as verbose status reported them before the stop, or None).
-    """
+    pod: Pod
+    container_id: str
+    processes: list[HostProcess | None]  # the sandbox's and the container's
+    network_namespace: str | None
+
+
+@pytest.fixture(scope="module")
+def stopped_pod(module_resources, busybox, runtime) -> StoppedPod:
     pod = module_resources.run_pod(labels={"tier": "stopped"})
     container_id = module_resources.start_container(pod, image=busybox)
-    processes = []
-    for info in (runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=pod.id, verbose=True)).info,
-                 runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=container_id, verbose=True)).info):
-        pid = info_pid(info)
-        processes.append(HostProcess.of(pid) if pid else None)
+    pod_info = runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=pod.id, verbose=True)).info
+    container_info = runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=container_id, verbose=True)).info
+    processes = [HostProcess.of(pid) if (pid := info_pid(info)) else None for info in (pod_info, container_info)]
     runtime.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod.id))
-    return pod, container_id, processes
+    return StoppedPod(pod, container_id, processes, info_network_namespace(pod_info))
 
 
 # --- RunPodSandbox ------------------------------------------------------------------
@@ -134,7 +142,7 @@ def test_status_reports_the_pod_ip(runtime, ready_pod):
     try:
         primary = ipaddress.ip_address(network.ip)
     except ValueError:
-        pytest.fail(f"network.ip of a pod-network sandbox is {network.ip!r}, expected an IP address")
+        raise AssertionError(f"network.ip of a pod-network sandbox is {network.ip!r}, expected an IP address") from None
     others = [ipaddress.ip_address(extra.ip) for extra in network.additional_ips]
     assert primary not in others, f"additional_ips {others} repeat the primary IP {primary}"
 
@@ -149,7 +157,7 @@ def test_status_info_only_when_verbose(runtime, ready_pod):
         try:
             json.loads(value)
         except ValueError as err:
-            pytest.fail(f"info[{key!r}] is not JSON: {err}: {value[:200]!r}")
+            raise AssertionError(f"info[{key!r}] is not JSON: {err}: {value[:200]!r}") from None
 
 
 @pytest.mark.contract("RunPodSandbox.handler_empty_default")
@@ -208,8 +216,7 @@ def test_status_of_unknown_sandbox_is_not_found(runtime):
 
 @pytest.mark.contract("StopPodSandbox.kills_containers", "State.lifecycle")
 def test_stop_leaves_every_container_exited(runtime, stopped_pod):
-    _, container_id, _ = stopped_pod
-    status = container_status(runtime, container_id)  # no polling: the stop has returned
+    status = container_status(runtime, stopped_pod.container_id)  # no polling: the stop has returned
     assert status.state == pb.CONTAINER_EXITED, (
         f"container of a stopped sandbox is {state_name(status.state)}, expected CONTAINER_EXITED"
     )
@@ -218,17 +225,25 @@ def test_stop_leaves_every_container_exited(runtime, stopped_pod):
 
 @pytest.mark.contract("StopPodSandbox.stops_processes")
 def test_stop_ends_the_sandbox_processes(stopped_pod):
-    _, _, processes = stopped_pod
+    processes = stopped_pod.processes
     if None in processes:
         pytest.skip("needs the process IDs in verbose PodSandboxStatus/ContainerStatus info")
     running = [p.pid for p in processes if p.alive()]
     assert running == [], f"processes of the stopped sandbox still run: PIDs {running}"
 
 
+@pytest.mark.contract("StopPodSandbox.reclaims_network")
+def test_stop_releases_the_network_namespace(stopped_pod):
+    path = stopped_pod.network_namespace
+    if path is None:
+        pytest.skip("needs the network namespace path in verbose PodSandboxStatus info")
+    assert not os.path.exists(path), f"the stopped sandbox's network namespace {path} still exists"
+
+
 @pytest.mark.contract("StopPodSandbox.state_notready", "StopPodSandbox.queryable_until_removed",
                       "PodSandboxStatus.state_enum")
 def test_stopped_sandbox_is_notready_and_still_queryable(runtime, stopped_pod):
-    pod, _, _ = stopped_pod
+    pod = stopped_pod.pod
     state = sandbox_status(runtime, pod.id).state
     assert state == pb.SANDBOX_NOTREADY, f"after stop: {sandbox_state_name(state)}, expected SANDBOX_NOTREADY"
     listed = [(p.id, sandbox_state_name(p.state)) for p in list_sandboxes(runtime, id=pod.id)]
@@ -237,7 +252,7 @@ def test_stopped_sandbox_is_notready_and_still_queryable(runtime, stopped_pod):
 
 @pytest.mark.contract("StopPodSandbox.idempotent", "StopPodSandbox.state_notready")
 def test_stop_again_succeeds_and_changes_nothing(runtime, stopped_pod):
-    pod, container_id, _ = stopped_pod
+    pod, container_id = stopped_pod.pod, stopped_pod.container_id
     before = container_status(runtime, container_id)
     for attempt in (2, 3):
         runtime.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod.id))
@@ -266,7 +281,7 @@ def test_stop_of_unknown_sandbox_succeeds(runtime):
 
 @pytest.mark.contract("StopPodSandbox.no_new_containers")
 def test_no_container_can_be_created_in_a_stopped_sandbox(stopped_pod, resources, busybox):
-    pod, _, _ = stopped_pod
+    pod = stopped_pod.pod
     # The factory records a container it did create, so it is removed either way.
     expect_rpc_failure(resources.create_container, pod, image=busybox,
                        what="CreateContainer in a stopped sandbox")
@@ -274,7 +289,7 @@ def test_no_container_can_be_created_in_a_stopped_sandbox(stopped_pod, resources
 
 @pytest.mark.contract("PodSandboxStatus.container_statuses")
 def test_status_lists_the_container_statuses(runtime, stopped_pod):
-    pod, container_id, _ = stopped_pod
+    pod, container_id = stopped_pod.pod, stopped_pod.container_id
     response = runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=pod.id))
     if not response.containers_statuses and response.timestamp == 0:
         pytest.skip("unsupported by this runtime: PodSandboxStatus.containers_statuses (Evented PLEG) not filled")

@@ -14,10 +14,7 @@ import pytest
 
 from cri_conformance.fixtures.cri_helpers import (
     exec_stdout,
-    join_partials,
-    log_file,
-    read_log,
-    start_and_wait_exit,
+    run_to_completion,
     state_name,
     wait_container_state,
 )
@@ -62,29 +59,34 @@ def inspected(module_resources, pod, busybox, runtime) -> str:
     return container_id
 
 
-def output_lines(pod, config) -> list[tuple[str, str]]:
-    return [(stream, line.decode(errors="replace")) for stream, line in join_partials(read_log(log_file(pod, config)))]
+COMMAND_CASES = {  # name: (command, args, the one stdout line expected)
+    "args-only": ([], ["echo", "args", "replace", "cmd"], "args replace cmd"),
+    "command-only": (["echo", "command-only"], [], "command-only"),  # the image's Cmd must not be appended
+    "command-and-args": (["echo", "command"], ["and", "args"], "command and args"),
+}
+STDIO_SCRIPT = ("if [ -p /dev/stdin ]; then echo stdin-is-a-pipe; else echo stdin-is-not-a-pipe; fi; "
+                "[ -t 1 ] && echo stdout-is-a-tty; echo to-stderr >&2")
 
 
-def run_to_exit(resources, pod, image, **fields) -> tuple[pb.ContainerStatus, list[tuple[str, str]]]:
-    """Run a short-lived container; its final status and its (stream, line) output."""
-    config = resources.container_config(image, **fields)
-    _, status = start_and_wait_exit(resources, pod, config=config)
-    return status, output_lines(pod, config)
+@pytest.fixture(scope="module")
+def finished(module_resources, pod, busybox):
+    """Every short-lived container of this module, run together to the end."""
+    configs = {name: module_resources.container_config(busybox, command=command, args=args)
+               for name, (command, args, _) in COMMAND_CASES.items()}
+    for name, flags in (("stdin", dict(stdin=True)), ("no-stdin", dict(stdin=False)), ("tty", dict(tty=True))):
+        configs[name] = module_resources.container_config(busybox, command=["sh", "-c", STDIO_SCRIPT], **flags)
+    return run_to_completion(module_resources, pod, configs)
 
 
 # --- command and args ------------------------------------------------------------------
 
 @pytest.mark.contract("CreateContainer.command_args")
-@pytest.mark.parametrize("command, args, expected", [
-    ([], ["echo", "args", "replace", "cmd"], "args replace cmd"),
-    (["echo", "command-only"], [], "command-only"),  # the image's Cmd must not be appended
-    (["echo", "command"], ["and", "args"], "command and args"),
-], ids=["args-only", "command-only", "command-and-args"])
-def test_command_and_args_replace_the_image_defaults(resources, pod, busybox, command, args, expected):
-    status, lines = run_to_exit(resources, pod, busybox, command=command, args=args)
-    assert status.exit_code == 0, f"exit_code {status.exit_code}; output {lines}"
-    assert lines == [("stdout", expected)], f"command {command} args {args}: output {lines}, expected {expected!r}"
+@pytest.mark.parametrize("case", COMMAND_CASES)
+def test_command_and_args_replace_the_image_defaults(finished, case):
+    command, args, expected = COMMAND_CASES[case]
+    run = finished[case]
+    assert run.status.exit_code == 0, f"exit_code {run.status.exit_code}; output {run.lines}"
+    assert run.lines == [("stdout", expected)], f"command {command} args {args}: output {run.lines}, expected {expected!r}"
 
 
 @pytest.mark.contract("CreateContainer.command_args")
@@ -136,9 +138,8 @@ def test_device_is_mapped_into_the_container(runtime, inspected):
 # --- stdio flags ----------------------------------------------------------------------------------
 
 @pytest.mark.contract("CreateContainer.stdio_flags", "Log.tty")
-def test_tty_container_writes_to_a_terminal_logged_as_stdout(resources, pod, busybox):
-    script = "[ -t 1 ] && echo stdout-is-a-tty; echo to-stderr >&2"
-    status, lines = run_to_exit(resources, pod, busybox, command=["sh", "-c", script], tty=True)
+def test_tty_container_writes_to_a_terminal_logged_as_stdout(finished):
+    lines = finished["tty"].lines
     cleaned = [(stream, line.rstrip("\r")) for stream, line in lines]
     assert ("stdout", "stdout-is-a-tty") in cleaned, f"with tty=true stdout is not a terminal: {lines}"
     assert ("stdout", "to-stderr") in cleaned and all(s == "stdout" for s, _ in lines), (
@@ -147,12 +148,10 @@ def test_tty_container_writes_to_a_terminal_logged_as_stdout(resources, pod, bus
 
 
 @pytest.mark.contract("CreateContainer.stdio_flags")
-@pytest.mark.parametrize("stdin, expected", [(True, "stdin-is-a-pipe"), (False, "stdin-is-not-a-pipe")],
-                         ids=["stdin", "no-stdin"])
-def test_stdin_flag_opens_stdin(resources, pod, busybox, stdin, expected):
-    script = "if [ -p /dev/stdin ]; then echo stdin-is-a-pipe; else echo stdin-is-not-a-pipe; fi; [ -t 1 ] || echo no-tty"
-    status, lines = run_to_exit(resources, pod, busybox, command=["sh", "-c", script], stdin=stdin)
-    assert lines == [("stdout", expected), ("stdout", "no-tty")], f"stdin={stdin}, tty=false: {lines}"
+@pytest.mark.parametrize("case, expected", [("stdin", "stdin-is-a-pipe"), ("no-stdin", "stdin-is-not-a-pipe")])
+def test_stdin_flag_opens_stdin(finished, case, expected):
+    lines = finished[case].lines
+    assert sorted(lines) == [("stderr", "to-stderr"), ("stdout", expected)], f"{case}, no tty: output {lines}"
 
 
 # --- from the sandbox: hostname and DNS --------------------------------------------------------------

@@ -18,7 +18,7 @@ from cri_conformance.fixtures.cri_helpers import (
     join_partials,
     log_file,
     read_log,
-    start_and_wait_exit,
+    run_to_completion,
     unknown_id,
     wait_for_log,
     wait_for_output,
@@ -58,28 +58,32 @@ def test_log_file_exists_under_log_directory_once_started(runtime, resources, po
     assert path.is_file(), f"no log file at log_directory/log_path = {path} after StartContainer returned"
 
 
+@pytest.fixture(scope="module")
+def finished(module_resources, pod, busybox):
+    """The module's short-lived containers, run together to the end; with the clock around them."""
+    long_line = f"head -c {LONG_LINE} /dev/zero | tr '\\0' x; echo; echo after"
+    configs = {name: module_resources.container_config(busybox, command=command) for name, command in (
+        ("format", ["sh", "-c", SCRIPT]), ("long-line", ["sh", "-c", long_line]), ("done", ["echo", "done"]))}
+    before = time.time_ns()
+    # run_to_completion reads each log as soon as the status says EXITED.
+    return run_to_completion(module_resources, pod, configs), before, time.time_ns()
+
+
 @pytest.mark.contract("Log.line_grammar", "Log.timestamp", "Log.stream", "Log.tags", "Log.newline_terminated",
                       "Log.content_exact", "Log.streams_interleaved", "Log.flushed_by_exit", "Log.legacy_no_tag")
-def test_records_follow_the_cri_log_format(resources, pod, busybox):
-    config = resources.container_config(busybox, command=["sh", "-c", SCRIPT])
-    before = time.time_ns()
-    _, status = start_and_wait_exit(resources, pod, config=config)
-    after = time.time_ns()
-    assert status.exit_code == 0, f"the script exited {status.exit_code}"
-    # Read at once: everything must be in the file by the time the status says EXITED.
-    records = read_log(log_file(pod, config))
-    for record in records:
+def test_records_follow_the_cri_log_format(finished):
+    runs, before, after = finished
+    run = runs["format"]
+    assert run.status.exit_code == 0, f"the script exited {run.status.exit_code}"
+    for record in run.records:
         assert_ns_near(record.timestamp_ns, f"timestamp of {record}", before, after)
-    got = {stream: [content for s, content in join_partials(records) if s == stream] for stream in EXPECTED}
+    got = {stream: [content for s, content in join_partials(run.records) if s == stream] for stream in EXPECTED}
     assert got == EXPECTED, f"log content per stream: {got}, expected {EXPECTED}"
 
 
 @pytest.mark.contract("Log.partial_join", "Log.tags")
-def test_long_line_comes_back_whole_after_joining_partials(resources, pod, busybox):
-    script = f"head -c {LONG_LINE} /dev/zero | tr '\\0' x; echo; echo after"
-    config = resources.container_config(busybox, command=["sh", "-c", script])
-    start_and_wait_exit(resources, pod, config=config)
-    records = read_log(log_file(pod, config))
+def test_long_line_comes_back_whole_after_joining_partials(finished):
+    records = finished[0]["long-line"].records
     lines = join_partials(records)
     assert lines == [("stdout", b"x" * LONG_LINE), ("stdout", b"after")], (
         f"joined lines: {[(s, len(c)) for s, c in lines]} (stream, length); expected one line of {LONG_LINE} "
@@ -112,13 +116,12 @@ def test_reopen_after_rotation_writes_to_a_new_file(runtime, resources, pod, bus
 
 
 @pytest.mark.contract("ReopenContainerLog.not_running", "ReopenContainerLog.error_no_new_file")
-def test_reopen_of_an_exited_container_fails_cleanly_or_succeeds(runtime, resources, pod, busybox):
-    config = resources.container_config(busybox, command=["echo", "done"])
-    container_id, _ = start_and_wait_exit(resources, pod, config=config)
-    path = log_file(pod, config)
+def test_reopen_of_an_exited_container_fails_cleanly_or_succeeds(runtime, finished, pod):
+    run = finished[0]["done"]
+    path = log_file(pod, run.config)
     os.rename(path, path.with_name(path.name + ".1"))
     try:
-        reopen(runtime, container_id)
+        reopen(runtime, run.container_id)
     except grpc.RpcError as err:
         assert not path.exists(), f"ReopenContainerLog failed ({err.code().name}) but created {path}"
 

@@ -25,14 +25,5 @@ def test_entry_matches_node_id_suffix_runtime_and_version():
     assert not entry.applies_to("cri_conformance/test_x.py::test_y", "containerd", "1.7.0")
 
 
-def test_entry_matches_node_ids_of_xdist_groups():
-    entry = KnownFailure("test_x.py::test_y", "containerd", ">=1.6,<1.7", "because")
-    assert entry.applies_to("cri_conformance/test_x.py::test_y@group", "containerd", "1.6.20")
-    assert entry.applies_to("cri_conformance/test_x.py::test_y[3]@group_b", "containerd", "1.6.20")
-    assert not entry.applies_to("cri_conformance/test_x.py::test_yz@group", "containerd", "1.6.20")
-    assert KnownFailure("test_x.py::test_y[a@b]", "containerd", "", "r").applies_to(
-        "cri_conformance/test_x.py::test_y[a@b]", "containerd", "1.6.20")
-
-
 def test_shipped_profile_loads():
     assert all(entry.reason for entry in load_profile(None))

@@ -86,7 +86,9 @@ def test_command_and_args_replace_the_image_defaults(finished, case):
     command, args, expected = COMMAND_CASES[case]
     run = finished[case]
     assert run.status.exit_code == 0, f"exit_code {run.status.exit_code}; output {run.lines}"
-    assert run.lines == [("stdout", expected)], f"command {command} args {args}: output {run.lines}, expected {expected!r}"
+    assert run.lines == [("stdout", expected)], (
+        f"command {command} args {args}: output {run.lines}, expected {expected!r}"
+    )
 
 
 @pytest.mark.contract("CreateContainer.command_args")
@@ -182,4 +184,5 @@ def test_host_network_sandbox_without_hostname_uses_the_node_name(runtime, resou
     container_id = resources.start_container(pod, image=busybox)
     wait_container_state(runtime, container_id, pb.CONTAINER_RUNNING)
     seen = exec_stdout(runtime, container_id, ["hostname"]).strip()
-    assert seen == socket.gethostname(), f"hostname {seen!r} in a host-network pod without one; node is {socket.gethostname()!r}"
+    node = socket.gethostname()
+    assert seen == node, f"hostname {seen!r} in a host-network pod given none; the node's is {node!r}"

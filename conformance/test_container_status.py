@@ -89,7 +89,9 @@ def test_status_returns_annotations_exactly(status):
 
 @pytest.mark.contract("ContainerStatus.image")
 def test_status_echoes_the_image_and_a_digested_ref(status, busybox):
-    assert status.image.image == busybox, f"image.image {status.image.image!r}, the container was created with {busybox!r}"
+    assert status.image.image == busybox, (
+        f"image.image {status.image.image!r}, the container was created with {busybox!r}"
+    )
     assert DIGESTED.match(status.image_ref), f"image_ref {status.image_ref!r} is not repo@sha256:... or an image ID"
 
 

@@ -165,7 +165,8 @@ def test_stream_list_matches_its_unary_list(runtime, world, pair):
         responses = collect_stream(pair.stream, getattr(runtime, pair.stream), pair.stream_request(world),
                                    timeout=STREAM_DEADLINE)
     except grpc.RpcError as err:
-        raise AssertionError(f"{pair.stream} did not end with OK within {STREAM_DEADLINE:g} s: {err.code().name}: {err.details()}") from None
+        raise AssertionError(f"{pair.stream} did not end with OK within {STREAM_DEADLINE:g} s: "
+                             f"{err.code().name}: {err.details()}") from None
     seconds = time.monotonic() - started
     sizes = [len(getattr(r, pair.stream_items)) for r in responses]
     assert all(sizes), f"{pair.stream} sent empty messages: items per message {sizes}"

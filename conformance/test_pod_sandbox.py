@@ -161,7 +161,7 @@ def test_status_info_only_when_verbose(runtime, ready_pod):
 
 
 @pytest.mark.contract("RunPodSandbox.handler_empty_default")
-def test_empty_handler_selects_the_default(runtime, ready_pod, resources, cri_settings):
+def test_empty_handler_selects_the_default(runtime, ready_pod, resources):
     pod = ready_pod if ready_pod.handler == "" else resources.run_pod(handler="")
     status = sandbox_status(runtime, pod.id)
     assert status.state == pb.SANDBOX_READY, f"pod with handler '' is {sandbox_state_name(status.state)}"

@@ -91,11 +91,18 @@ def test_run_returns_an_id(ready_pod):
     assert ready_pod.id
 
 
-@pytest.mark.contract("RunPodSandbox.ready_on_success", "PodSandboxStatus.state_enum",
-                      "RunPodSandbox.overhead_resources")
+@pytest.mark.contract("RunPodSandbox.ready_on_success")
 def test_sandbox_is_ready_after_run(runtime, ready_pod):
     state = sandbox_status(runtime, ready_pod.id).state
     assert state == pb.SANDBOX_READY, f"expected SANDBOX_READY, got {sandbox_state_name(state)}"
+
+
+@pytest.mark.contract("RunPodSandbox.overhead_resources", "PodSandboxStatus.state_enum")
+def test_sandbox_with_overhead_and_resource_totals_runs(runtime, ready_pod):
+    # ready_pod was run with linux.overhead and linux.resources set.
+    assert ready_pod.config.linux.HasField("overhead") and ready_pod.config.linux.HasField("resources")
+    state = sandbox_status(runtime, ready_pod.id).state
+    assert state == pb.SANDBOX_READY == 0, f"expected SANDBOX_READY (0), got {sandbox_state_name(state)}"
 
 
 @pytest.mark.contract("PodSandboxStatus.metadata_echo", "RunPodSandbox.attempt_default", "Metadata.attempt_echo")

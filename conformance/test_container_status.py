@@ -142,6 +142,9 @@ def test_status_reports_the_user_it_started_with(runtime, status):
     features = runtime.Status(pb.StatusRequest()).features
     if not status.HasField("user") and not features.supplemental_groups_policy:
         pytest.skip("unsupported by this runtime: ContainerStatus.user (no supplemental_groups_policy feature)")
+    assert status.HasField("user") and status.user.HasField("linux"), (
+        "the runtime advertises supplemental_groups_policy but ContainerStatus.user.linux is unset"
+    )
     linux = status.user.linux
     # The busybox image runs as root (uid 0, gid 0) and the config sets no user.
     assert (linux.uid, linux.gid) == (0, 0), f"user.linux uid/gid {linux.uid}/{linux.gid}, expected 0/0"

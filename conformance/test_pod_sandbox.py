@@ -88,7 +88,7 @@ def stopped_pod(module_resources, busybox, runtime) -> StoppedPod:
 
 @pytest.mark.contract("RunPodSandbox.id_nonempty")
 def test_run_returns_an_id(ready_pod):
-    assert ready_pod.id
+    assert ready_pod.id, "RunPodSandbox returned an empty pod_sandbox_id"
 
 
 @pytest.mark.contract("RunPodSandbox.ready_on_success")

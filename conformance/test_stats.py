@@ -53,6 +53,7 @@ class Stats:
     created: str
     exited: str
     started_ns: int
+    blob_written_ns: int  # the busy container had written its file by then
     cgroup_parent: str  # "" when the suite cannot make one for this runtime
 
 
@@ -70,8 +71,9 @@ def world(module_resources, busybox, runtime, cri_settings):
     created = module_resources.create_container(pod, image=busybox, labels={IDLE: case})
     exited = module_resources.start_container(pod, image=busybox, command=["true"], labels={IDLE: case})
     wait_for_output(log_file(pod, config), "ready")
+    blob_written = time.time_ns()
     wait_container_state(runtime, exited, pb.CONTAINER_EXITED)
-    yield Stats(case, pod, busy, config, created, exited, started, parent)
+    yield Stats(case, pod, busy, config, created, exited, started, blob_written, parent)
     if parent:  # the parent cgroup can only go once the pod is gone
         runtime.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod.id))
         runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod.id))
@@ -287,10 +289,12 @@ def test_list_pod_stats_filters_combine_with_and(runtime, world):
 # Last in the module: it may wait for the runtime's periodic filesystem scan.
 @pytest.mark.contract("ContainerStats.writable_layer")
 def test_writable_layer_usage_is_reported(runtime, world):
-    # A runtime may report the layer before it has measured it (containerd 1.6:
-    # timestamp 0 and zero values until its scan): wait for a measurement.
-    stats = wait_for(lambda: container_stats(runtime, world.busy), lambda s: s.writable_layer.timestamp > 0,
-                     timeout=WRITABLE_LAYER_WAIT, what="a measured ContainerStats.writable_layer")
+    # Runtimes may measure layers on a period (containerd 1.6 reports timestamp 0
+    # and zero values until its first scan): wait for a measurement taken after
+    # the container wrote its file.
+    stats = wait_for(lambda: container_stats(runtime, world.busy),
+                     lambda s: s.writable_layer.timestamp > world.blob_written_ns,
+                     timeout=WRITABLE_LAYER_WAIT, what="a ContainerStats.writable_layer measured after the write")
     layer = stats.writable_layer
     assert_ns_near(layer.timestamp, "writable_layer.timestamp", world.started_ns)
     assert layer.fs_id.mountpoint, "writable_layer.fs_id.mountpoint is empty"

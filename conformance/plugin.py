@@ -165,7 +165,7 @@ def apply_known_failures(config: pytest.Config, items: list[pytest.Item]) -> Non
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    outcome = yield
+    yield
     excinfo = call.excinfo
     if excinfo is None or not isinstance(excinfo.value, grpc.RpcError):
         return

@@ -337,12 +337,3 @@ def test_create_with_an_image_not_in_the_store_fails_without_pulling(image_servi
                        what=f"CreateContainer with {absent}, which is not in the image store")
     found = image_service.ImageStatus(pb.ImageStatusRequest(image=pb.ImageSpec(image=absent)))
     assert not found.HasField("image"), f"CreateContainer pulled {absent}: {found.image.id}"
-
-
-@pytest.mark.contract("CreateContainer.image_by_id")
-def test_create_by_the_image_id_from_pull(runtime, image_service, resources, pod, busybox):
-    image_ref = image_service.PullImage(pb.PullImageRequest(image=pb.ImageSpec(image=busybox))).image_ref
-    assert image_ref, "PullImage returned an empty image_ref"
-    container_id = resources.start_container(pod, image=image_ref)
-    status = wait_container_state(runtime, container_id, pb.CONTAINER_RUNNING)
-    assert status.image_ref, "a container created by image ID has an empty image_ref"

@@ -1,0 +1,187 @@
+"""NamespaceOption: network, PID and IPC namespaces of the pod, the container, the node; user namespaces.
+
+Namespace identity is compared through the /proc/<pid>/ns links (the same
+link means the same namespace) and confirmed by what a namespace shows: a
+port the host listens on, the host's processes, a host SysV segment.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import grpc
+import pytest
+
+from cri_conformance.fixtures import inside
+from cri_conformance.fixtures.host_side import host_namespace, listening_ports, listening_socket, \
+    shared_memory_segment, shm_ids
+from cri_conformance.fixtures.linux import container_linux, namespaces, require_handler_feature, sandbox_linux
+from cri_conformance.proto import runtime_v1_pb2 as pb
+
+
+def marked_command(marker: str) -> list[str]:
+    """A long-running entrypoint whose command line carries `marker`."""
+    return ["sh", "-c", f"trap 'exit 0' TERM; while true; do sleep 1; done & wait # {marker}"]
+
+
+def new_marker() -> str:
+    return f"marker-{uuid.uuid4().hex[:12]}"
+
+
+def run_in_pod(resources, image, options: pb.NamespaceOption, *, command=None, **sandbox) -> tuple[object, str]:
+    """A pod and one started container, both with namespace options `options`."""
+    pod = resources.run_pod(linux=sandbox_linux(namespace_options=options, **sandbox))
+    container = resources.start_container(pod, image=image, command=command,
+                                          linux=container_linux(namespace_options=options))
+    return pod, container
+
+
+def processes_with(runtime, container_id, marker: str) -> int:
+    """How many processes the container sees whose command line contains `marker`."""
+    # "[m]arker" matches the marker but not the command line of this very search.
+    pattern = f"[{marker[0]}]{marker[1:]}"
+    result = inside.shell(runtime, container_id, f"grep -ls -- '{pattern}' /proc/[0-9]*/cmdline | wc -l")
+    return int(result.stdout.strip() or 0)
+
+
+# --- network --------------------------------------------------------------------
+
+@pytest.mark.contract("NS.network_pod")
+def test_pod_network_namespace_is_not_the_hosts(runtime, resources, busybox):
+    _, container = run_in_pod(resources, busybox, namespaces(network=pb.POD))
+    with listening_socket() as host_server:
+        port = host_server.getsockname()[1]
+        seen = listening_ports(inside.shell(runtime, container, "cat /proc/net/tcp /proc/net/tcp6").stdout)
+    assert inside.namespace(runtime, container, "net") != host_namespace("net"), "the pod shares the host's netns"
+    assert port not in seen, f"a port only the host listens on ({port}) is visible in the pod"
+
+
+@pytest.mark.contract("NS.network_node")
+def test_node_network_namespace_is_the_hosts(runtime, resources, busybox):
+    _, container = run_in_pod(resources, busybox, namespaces(network=pb.NODE))
+    with listening_socket() as host_server:
+        port = host_server.getsockname()[1]
+        seen = listening_ports(inside.shell(runtime, container, "cat /proc/net/tcp /proc/net/tcp6").stdout)
+    assert inside.namespace(runtime, container, "net") == host_namespace("net"), "network=NODE: not the host netns"
+    assert port in seen, f"the host listens on {port}, but a network=NODE container does not see it"
+
+
+# --- PID --------------------------------------------------------------------------
+
+@pytest.mark.contract("NS.pid_pod", "SC.container_namespace_options")
+def test_pod_pid_namespace_is_shared_and_pid1_is_the_sandbox(runtime, resources, busybox):
+    options = namespaces(pid=pb.POD)
+    marker = new_marker()
+    pod, first = run_in_pod(resources, busybox, options, command=marked_command(marker))
+    second = resources.start_container(pod, image=busybox, linux=container_linux(namespace_options=options))
+    assert inside.namespace(runtime, first, "pid") == inside.namespace(runtime, second, "pid"), (
+        "pid=POD: two containers of the pod are in different PID namespaces")
+    assert marker not in inside.read_file(runtime, first, "/proc/1/cmdline"), (
+        "pid=POD: PID 1 is the container's entrypoint, not the sandbox's process")
+    assert processes_with(runtime, second, marker) >= 1, "pid=POD: one container cannot see the other's processes"
+
+
+@pytest.mark.contract("NS.pid_container", "SC.container_namespace_options")
+def test_container_pid_namespace_makes_the_entrypoint_pid1(runtime, resources, busybox):
+    options = namespaces(pid=pb.CONTAINER)
+    marker = new_marker()
+    pod, first = run_in_pod(resources, busybox, options, command=marked_command(marker))
+    second = resources.start_container(pod, image=busybox, linux=container_linux(namespace_options=options))
+    assert marker in inside.read_file(runtime, first, "/proc/1/cmdline"), (
+        "pid=CONTAINER: PID 1 should be the container's own entrypoint")
+    assert inside.namespace(runtime, first, "pid") != inside.namespace(runtime, second, "pid")
+    assert processes_with(runtime, second, marker) == 0, "pid=CONTAINER: a sibling container sees the processes"
+
+
+@pytest.mark.contract("NS.pid_node")
+def test_node_pid_namespace_shows_host_processes(runtime, resources, busybox):
+    _, container = run_in_pod(resources, busybox, namespaces(pid=pb.NODE))
+    assert inside.namespace(runtime, container, "pid") == host_namespace("pid"), "pid=NODE: not the host PID namespace"
+    with open("/proc/self/cmdline", "rb") as handle:
+        own = handle.read().decode(errors="replace")
+    seen = inside.exec_sync(runtime, container, ["cat", f"/proc/{os.getpid()}/cmdline"])
+    assert seen.exit_code == 0 and seen.stdout == own, (
+        f"pid=NODE: the suite's own process {os.getpid()} should be visible: {seen.describe()}")
+
+
+@pytest.mark.contract("NS.pid_target", "SC.container_namespace_options")
+def test_target_pid_namespace_joins_the_target_container(runtime, resources, busybox):
+    options = namespaces(pid=pb.CONTAINER)
+    marker = new_marker()
+    pod, target = run_in_pod(resources, busybox, options, command=marked_command(marker))
+    debugger = resources.start_container(
+        pod, image=busybox, linux=container_linux(namespace_options=namespaces(pid=pb.TARGET, target_id=target)))
+    assert inside.namespace(runtime, debugger, "pid") == inside.namespace(runtime, target, "pid"), (
+        "pid=TARGET: not in the target's PID namespace")
+    assert marker in inside.read_file(runtime, debugger, "/proc/1/cmdline"), (
+        "pid=TARGET: PID 1 should be the target's entrypoint")
+
+
+# --- IPC ----------------------------------------------------------------------------
+
+@pytest.mark.contract("NS.ipc_node")
+def test_node_ipc_namespace_shows_host_segments(runtime, resources, busybox):
+    _, container = run_in_pod(resources, busybox, namespaces(ipc=pb.NODE))
+    with shared_memory_segment() as segment:
+        seen = shm_ids(inside.read_file(runtime, container, "/proc/sysvipc/shm"))
+    assert inside.namespace(runtime, container, "ipc") == host_namespace("ipc"), "ipc=NODE: not the host IPC namespace"
+    assert segment in seen, f"ipc=NODE: host shared memory segment {segment} not visible; seen {sorted(seen)}"
+
+
+@pytest.mark.contract("NS.ipc_pod")
+def test_pod_ipc_namespace_is_private_and_shared_by_the_pod(runtime, resources, busybox):
+    options = namespaces(ipc=pb.POD)
+    pod, first = run_in_pod(resources, busybox, options)
+    second = resources.start_container(pod, image=busybox, linux=container_linux(namespace_options=options))
+    with shared_memory_segment() as segment:
+        seen = shm_ids(inside.read_file(runtime, first, "/proc/sysvipc/shm"))
+    assert segment not in seen, f"ipc=POD: the host's segment {segment} is visible in the pod"
+    own = inside.namespace(runtime, first, "ipc")
+    assert own != host_namespace("ipc"), "ipc=POD: the pod shares the host IPC namespace"
+    assert inside.namespace(runtime, second, "ipc") == own, "ipc=POD: containers of one pod differ in IPC namespace"
+
+
+# --- user namespaces --------------------------------------------------------------------
+
+def host_uid_map() -> list[list[str]]:
+    with open("/proc/self/uid_map") as handle:
+        return [line.split() for line in handle.read().splitlines()]
+
+
+def userns(mode, uids=(), gids=()) -> pb.UserNamespace:
+    return pb.UserNamespace(mode=mode, uids=list(uids), gids=list(gids))
+
+
+def mapping(container_id=0, host_id=100000, length=65536) -> pb.IDMapping:
+    return pb.IDMapping(container_id=container_id, host_id=host_id, length=length)
+
+
+@pytest.mark.contract("Userns.node_mode")
+def test_node_user_namespace_keeps_the_host_mapping(runtime, resources, busybox):
+    _, container = run_in_pod(resources, busybox, namespaces(userns=userns(pb.NODE)))
+    seen = [line.split() for line in inside.read_file(runtime, container, "/proc/self/uid_map").splitlines()]
+    assert seen == host_uid_map(), f"userns NODE: uid_map {seen}, host {host_uid_map()}"
+
+
+@pytest.mark.contract("Userns.pod_mapping", "Userns.feature_gate")
+def test_pod_user_namespace_applies_the_mapping(runtime, resources, busybox, cri_settings):
+    require_handler_feature(runtime, cri_settings.runtime_handler, "user_namespaces", "user namespaces")
+    options = namespaces(userns=userns(pb.POD, [mapping()], [mapping()]))
+    _, container = run_in_pod(resources, busybox, options)
+    seen = [line.split() for line in inside.read_file(runtime, container, "/proc/self/uid_map").splitlines()]
+    assert seen == [["0", "100000", "65536"]], f"userns POD 0:100000:65536: uid_map is {seen}"
+
+
+@pytest.mark.contract("Userns.modes", "Userns.single_mapping", "Userns.root_mapped", "Userns.feature_gate")
+@pytest.mark.parametrize("options", [
+    userns(pb.CONTAINER, [mapping()], [mapping()]),
+    userns(pb.TARGET, [mapping()], [mapping()]),
+    userns(pb.POD, [mapping(), mapping(65536, 200000, 1000)], [mapping()]),
+    userns(pb.POD, [mapping(1, 100000, 65535)], [mapping(1, 100000, 65535)]),
+], ids=["mode-container", "mode-target", "two-uid-mappings", "root-not-mapped"])
+def test_invalid_user_namespace_request_is_refused(runtime, resources, cri_settings, options):
+    require_handler_feature(runtime, cri_settings.runtime_handler, "user_namespaces", "user namespaces")
+    with pytest.raises(grpc.RpcError):
+        resources.run_pod(linux=sandbox_linux(namespace_options=namespaces(userns=options)))
+        pytest.fail(f"RunPodSandbox accepted an invalid user namespace request: {options}")

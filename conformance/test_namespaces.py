@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import uuid
 
-import grpc
 import pytest
 
 from cri_conformance.fixtures import inside
 from cri_conformance.fixtures.host_side import host_namespace, listening_ports, listening_socket, \
     shared_memory_segment, shm_ids
 from cri_conformance.fixtures.linux import container_linux, namespaces, require_handler_feature, sandbox_linux
+from cri_conformance.fixtures.refusal import expect_refused
 from cri_conformance.proto import runtime_v1_pb2 as pb
 
 
@@ -29,9 +29,12 @@ def new_marker() -> str:
     return f"marker-{uuid.uuid4().hex[:12]}"
 
 
-def run_in_pod(resources, image, options: pb.NamespaceOption, *, command=None, **sandbox) -> tuple[object, str]:
+def run_in_pod(resources, image, options: pb.NamespaceOption, *, command=None) -> tuple[object, str]:
     """A pod and one started container, both with namespace options `options`."""
-    pod = resources.run_pod(linux=sandbox_linux(namespace_options=options, **sandbox))
+    pod_fields = {}
+    if options.network == pb.NODE:
+        pod_fields["hostname"] = ""  # as the kubelet sends it: a host-network pod keeps the node's name
+    pod = resources.run_pod(linux=sandbox_linux(namespace_options=options), **pod_fields)
     container = resources.start_container(pod, image=image, command=command,
                                           linux=container_linux(namespace_options=options))
     return pod, container
@@ -182,6 +185,5 @@ def test_pod_user_namespace_applies_the_mapping(runtime, resources, busybox, cri
 ], ids=["mode-container", "mode-target", "two-uid-mappings", "root-not-mapped"])
 def test_invalid_user_namespace_request_is_refused(runtime, resources, cri_settings, options):
     require_handler_feature(runtime, cri_settings.runtime_handler, "user_namespaces", "user namespaces")
-    with pytest.raises(grpc.RpcError):
-        resources.run_pod(linux=sandbox_linux(namespace_options=namespaces(userns=options)))
-        pytest.fail(f"RunPodSandbox accepted an invalid user namespace request: {options}")
+    expect_refused(lambda: resources.run_pod(linux=sandbox_linux(namespace_options=namespaces(userns=options))).id,
+                   f"an invalid user namespace request ({options})")

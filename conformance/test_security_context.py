@@ -25,6 +25,7 @@ from cri_conformance.fixtures.linux import (
     user_id,
 )
 from cri_conformance.fixtures.linux_fixtures import host_dir  # noqa: F401
+from cri_conformance.fixtures.refusal import expect_refused
 from cri_conformance.proto import runtime_v1_pb2 as pb
 
 # Capabilities every runtime's default set leaves out (critest relies on these).
@@ -62,14 +63,12 @@ def statuses(runtime, container_id) -> tuple[inside.ProcessStatus, inside.Proces
 
 def expect_create_refused(resources, pod, image, what: str, **security) -> grpc.RpcError:
     """CreateContainer (or at the latest StartContainer) must fail."""
-    with pytest.raises(grpc.RpcError) as caught:
-        container_id = resources.create_container(
-            pod, image=image, linux=container_linux(namespace_options=OWN_PID, **security))
-        resources.client.runtime.StartContainer(pb.StartContainerRequest(container_id=container_id))
+    def create_and_start():
+        container_id = start(resources, pod, image, **security)
         status = inside.process_status(resources.client.runtime, container_id, 1)
-        pytest.fail(f"expected an error for {what}; the container runs with Uid {status.fields.get('Uid')}, "
-                    f"Gid {status.fields.get('Gid')}")
-    return caught.value
+        return f"the container runs with Uid {status.fields.get('Uid')}, Gid {status.fields.get('Gid')}"
+
+    return expect_refused(create_and_start, what)
 
 
 def bridge_name() -> str:
@@ -137,9 +136,8 @@ def test_run_as_group_without_a_user_is_refused(resources, pod, busybox):
 
 @pytest.mark.contract("SandboxSC.run_as_group_requires_user")
 def test_sandbox_run_as_group_without_a_user_is_refused(resources):
-    with pytest.raises(grpc.RpcError):
-        resources.run_pod(linux=sandbox_linux(run_as_group=user_id(1002)))
-        pytest.fail("RunPodSandbox accepted run_as_group without run_as_user")
+    expect_refused(lambda: resources.run_pod(linux=sandbox_linux(run_as_group=user_id(1002))).id,
+                   "a sandbox run_as_group without run_as_user")
 
 
 @pytest.mark.contract("SandboxSC.scope")

@@ -15,7 +15,8 @@ import pytest
 from cri_conformance.fixtures import inside
 from cri_conformance.fixtures.host_side import host_namespace, listening_ports, listening_socket, \
     shared_memory_segment, shm_ids
-from cri_conformance.fixtures.linux import container_linux, namespaces, require_handler_feature, sandbox_linux
+from cri_conformance.fixtures.linux import container_linux, namespaces, require_handler_feature, \
+    require_runtime_feature, sandbox_linux
 from cri_conformance.fixtures.refusal import expect_refused
 from cri_conformance.proto import runtime_v1_pb2 as pb
 
@@ -145,6 +146,23 @@ def test_pod_ipc_namespace_is_private_and_shared_by_the_pod(runtime, resources, 
     assert inside.namespace(runtime, second, "ipc") == own, "ipc=POD: containers of one pod differ in IPC namespace"
 
 
+# --- what PodSandboxStatus reports ------------------------------------------------------
+
+@pytest.mark.contract("PodSandboxStatus.linux_namespaces")
+@pytest.mark.parametrize("options", [
+    namespaces(network=pb.POD, pid=pb.CONTAINER, ipc=pb.NODE),
+    namespaces(network=pb.NODE, pid=pb.NODE, ipc=pb.POD),
+], ids=["pod-net-container-pid-node-ipc", "node-net-node-pid-pod-ipc"])
+def test_sandbox_status_reports_the_namespace_options(runtime, resources, options):
+    pod = resources.run_pod(linux=sandbox_linux(namespace_options=options),
+                            **({"hostname": ""} if options.network == pb.NODE else {}))
+    reported = runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=pod.id)).status.linux.namespaces.options
+    fields = ("network", "pid", "ipc")
+    got = {name: pb.NamespaceMode.Name(getattr(reported, name)) for name in fields}
+    sent = {name: pb.NamespaceMode.Name(getattr(options, name)) for name in fields}
+    assert got == sent, f"PodSandboxStatus.linux.namespaces.options: sent {sent}, reported {got}"
+
+
 # --- user namespaces --------------------------------------------------------------------
 
 def host_uid_map() -> list[list[str]]:
@@ -174,6 +192,17 @@ def test_pod_user_namespace_applies_the_mapping(runtime, resources, busybox, cri
     _, container = run_in_pod(resources, busybox, options)
     seen = [line.split() for line in inside.read_file(runtime, container, "/proc/self/uid_map").splitlines()]
     assert seen == [["0", "100000", "65536"]], f"userns POD 0:100000:65536: uid_map is {seen}"
+
+
+@pytest.mark.contract("Userns.hostnetwork_feature", "Userns.pod_mapping")
+def test_user_namespace_with_host_network_where_advertised(runtime, resources, busybox, cri_settings):
+    require_handler_feature(runtime, cri_settings.runtime_handler, "user_namespaces", "user namespaces")
+    require_runtime_feature(runtime, "user_namespaces_host_network", "user namespaces with host network")
+    options = namespaces(network=pb.NODE, userns=userns(pb.POD, [mapping()], [mapping()]))
+    _, container = run_in_pod(resources, busybox, options)
+    assert inside.namespace(runtime, container, "net") == host_namespace("net")
+    seen = [line.split() for line in inside.read_file(runtime, container, "/proc/self/uid_map").splitlines()]
+    assert seen == [["0", "100000", "65536"]], f"userns POD 0:100000:65536 with host network: uid_map is {seen}"
 
 
 @pytest.mark.contract("Userns.modes", "Userns.single_mapping", "Userns.root_mapped", "Userns.feature_gate")

@@ -24,7 +24,7 @@ from cri_conformance.fixtures.linux import (
     sandbox_linux,
     user_id,
 )
-from cri_conformance.fixtures.linux_fixtures import host_dir  # noqa: F401
+from cri_conformance.fixtures.linux_fixtures import host_dir, module_host_dir  # noqa: F401
 from cri_conformance.fixtures.refusal import expect_refused
 from cri_conformance.proto import runtime_v1_pb2 as pb
 
@@ -46,10 +46,10 @@ def privileged_pod(module_resources):
     return module_resources.run_pod(linux=sandbox_linux(namespace_options=OWN_PID, privileged=True))
 
 
-def start(resources, pod, image, *, command=None, **security) -> str:
+def start(resources, pod, image, *, command=None, mounts=(), **security) -> str:
     """Start a container in `pod` with the given security context fields."""
-    return resources.start_container(
-        pod, image=image, command=command, linux=container_linux(namespace_options=OWN_PID, **security))
+    return resources.start_container(pod, image=image, command=command, mounts=list(mounts),
+                                      linux=container_linux(namespace_options=OWN_PID, **security))
 
 
 def statuses(runtime, container_id) -> tuple[inside.ProcessStatus, inside.ProcessStatus]:
@@ -69,6 +69,13 @@ def expect_create_refused(resources, pod, image, what: str, **security) -> grpc.
         return f"the container runs with Uid {status.fields.get('Uid')}, Gid {status.fields.get('Gid')}"
 
     return expect_refused(create_and_start, what)
+
+
+def sandbox_process_status(runtime, container_id) -> inside.ProcessStatus:
+    """Status of the sandbox's own process, PID 1 of a pod whose PID namespace is shared."""
+    status = inside.process_status(runtime, container_id, 1)
+    assert status.fields.get("Name") != "sh", "PID 1 should be the sandbox's process, not the container's entrypoint"
+    return status
 
 
 def bridge_name() -> str:
@@ -128,6 +135,27 @@ def test_run_as_group_goes_with_run_as_username(runtime, resources, pod, busybox
     assert entrypoint.gids == ALL_IDS(1002), f"expected Gid 1002 (run_as_group wins), got {entrypoint.fields['Gid']}"
 
 
+def suite_image(images, name: str, needs: str) -> str:
+    """A suite image by logical name; skip where the image set lacks it."""
+    if name not in images.references:
+        pytest.skip(f"needs the suite image {name!r} ({needs})")
+    return images.ref(name)
+
+
+@pytest.mark.contract("SC.run_as_user", "SC.run_as_group")
+def test_security_context_user_overrides_the_image_user(runtime, resources, pod, images):
+    image = suite_image(images, "user-uid-group", "image config USER 1003:1004")
+    from_image, _ = statuses(runtime, start(resources, pod, image))
+    assert (from_image.uids, from_image.gids) == (ALL_IDS(1003), ALL_IDS(1004)), (
+        f"without a security context the image's USER 1003:1004 applies; got Uid {from_image.fields['Uid']}, "
+        f"Gid {from_image.fields['Gid']}")
+    overridden, _ = statuses(runtime, start(resources, pod, image, run_as_user=user_id(1001),
+                                            run_as_group=user_id(1002)))
+    assert (overridden.uids, overridden.gids) == (ALL_IDS(1001), ALL_IDS(1002)), (
+        f"run_as_user/run_as_group must win over the image's USER; got Uid {overridden.fields['Uid']}, "
+        f"Gid {overridden.fields['Gid']}")
+
+
 @pytest.mark.contract("SC.run_as_group_requires_user")
 def test_run_as_group_without_a_user_is_refused(resources, pod, busybox):
     expect_create_refused(resources, pod, busybox, "run_as_group without run_as_user or run_as_username",
@@ -142,14 +170,25 @@ def test_sandbox_run_as_group_without_a_user_is_refused(resources):
 
 @pytest.mark.contract("SandboxSC.scope")
 def test_sandbox_security_context_does_not_reach_containers(runtime, resources, busybox):
-    # With the pod's PID namespace shared, PID 1 is the sandbox's own process.
     pod = resources.run_pod(linux=sandbox_linux(run_as_user=user_id(65534), run_as_group=user_id(65534)))
     container = resources.start_container(pod, image=busybox, linux=container_linux())
-    sandbox_process = inside.process_status(runtime, container, 1)
+    sandbox_process = sandbox_process_status(runtime, container)
     own = inside.process_status(runtime, container)
     assert sandbox_process.uids == ALL_IDS(65534), (
         f"the sandbox process should run as 65534; its Uid is {sandbox_process.fields['Uid']}")
     assert own.uids == ALL_IDS(0), f"the container has no user of its own and should run as root, got {own.fields['Uid']}"
+
+
+@pytest.mark.contract("SandboxSC.readonly_rootfs", "SandboxSC.scope")
+def test_sandbox_readonly_rootfs_applies_to_the_sandbox_only(runtime, resources, busybox):
+    pod = resources.run_pod(linux=sandbox_linux(readonly_rootfs=True))
+    container = resources.start_container(pod, image=busybox, linux=container_linux())
+    sandbox_process_status(runtime, container)
+    # /proc/1/root is the sandbox process's root filesystem.
+    result = inside.exec_sync(runtime, container, ["touch", f"/proc/1/root/{uuid.uuid4().hex}"])
+    assert result.exit_code != 0 and "Read-only file system" in result.stderr, (
+        f"the sandbox's root filesystem should be read-only: {result.describe()}")
+    inside.run(runtime, container, ["touch", "/written"])  # the container's own root stays writable
 
 
 @pytest.mark.contract("SC.supplemental_groups", "SC.sgp_merge", "ExecSync.security_context")
@@ -339,18 +378,39 @@ def test_no_new_privs_bit(runtime, resources, pod, busybox, no_new_privs):
         f"no_new_privs={no_new_privs}: NoNewPrivs is {entrypoint.no_new_privs}")
 
 
-SETUID_HELPER = "/usr/local/bin/print-euid"
+SETUID_DIR = "/opt/suid"
+# busybox drops setuid privileges unless its config names the applet.
+BUSYBOX_SUID_CONFIG = "[SUID]\nwhoami = ssx root.root\n"
+
+
+@pytest.fixture(scope="module")
+def setuid_whoami(module_resources, pod, busybox, module_host_dir) -> list[pb.Mount]:
+    """Mounts giving a container /opt/suid/busybox, setuid root, whose `whoami` keeps that privilege.
+
+    A root container copies the image's own busybox to the host directory, so
+    the node needs no busybox of its own.
+    """
+    (module_host_dir / "busybox.conf").write_text(BUSYBOX_SUID_CONFIG)
+    copier = start(module_resources, pod, busybox, mounts=[pb.Mount(container_path="/out", host_path=str(module_host_dir))])
+    inside.run(module_resources.client.runtime, copier, ["sh", "-c", "cp /bin/busybox /out/busybox && chmod 4755 /out/busybox"])
+    helper = (module_host_dir / "busybox").stat()
+    assert helper.st_uid == 0 and helper.st_mode & stat.S_ISUID, "the setuid helper could not be made"
+    return [pb.Mount(container_path=SETUID_DIR, host_path=str(module_host_dir), readonly=True),
+            pb.Mount(container_path="/etc/busybox.conf", host_path=str(module_host_dir / "busybox.conf"),
+                     readonly=True)]
 
 
 @pytest.mark.contract("SC.no_new_privs")
-@pytest.mark.parametrize("no_new_privs, expected_euid", [(True, 1000), (False, 0)], ids=["true", "false"])
-def test_no_new_privs_decides_whether_setuid_raises_privileges(runtime, resources, pod, images, no_new_privs,
-                                                                expected_euid):
-    if "nonewprivs" not in images.references:
-        pytest.skip(f"needs the suite image 'nonewprivs' (a setuid-root {SETUID_HELPER} printing its euid)")
-    container = start(resources, pod, images.ref("nonewprivs"), run_as_user=user_id(1000), no_new_privs=no_new_privs)
-    euid = inside.run(runtime, container, [SETUID_HELPER]).strip()
-    assert euid == str(expected_euid), f"no_new_privs={no_new_privs}: setuid helper ran with euid {euid}"
+@pytest.mark.parametrize("no_new_privs", [False, True], ids=["false", "true"])
+def test_no_new_privs_decides_whether_setuid_gains_root(runtime, resources, pod, busybox, setuid_whoami, no_new_privs):
+    container = start(resources, pod, busybox, mounts=setuid_whoami, run_as_user=user_id(1000),
+                      no_new_privs=no_new_privs)
+    result = inside.exec_sync(runtime, container, [f"{SETUID_DIR}/busybox", "whoami"])
+    if no_new_privs:
+        assert result.stdout.strip() != "root", f"no_new_privs=true, yet a setuid program became root: {result.describe()}"
+    else:
+        assert result.exit_code == 0 and result.stdout.strip() == "root", (
+            f"no_new_privs=false: the setuid-root program should run as root: {result.describe()}")
 
 
 # --- seccomp ------------------------------------------------------------------------
@@ -441,11 +501,9 @@ def test_privileged_container_ignores_a_seccomp_profile(runtime, resources, priv
     ({}, 0),
 ], ids=["runtime-default", "unconfined", "deprecated-runtime-default", "unset"])
 def test_sandbox_seccomp_applies_to_the_sandbox_process(runtime, resources, busybox, security, expected):
-    # The pod's PID namespace is shared, so PID 1 is the sandbox's own process.
     pod = resources.run_pod(linux=sandbox_linux(**security))
     container = resources.start_container(pod, image=busybox, linux=container_linux())
-    sandbox_process = inside.process_status(runtime, container, 1)
-    assert sandbox_process.fields.get("Name") != "sh", "PID 1 should be the sandbox's process, not the container's"
+    sandbox_process = sandbox_process_status(runtime, container)
     assert sandbox_process.seccomp == expected, (
         f"sandbox {security}: expected Seccomp {expected} for the sandbox process, got {sandbox_process.seccomp}")
 

@@ -41,6 +41,12 @@ def run_in_pod(resources, image, options: pb.NamespaceOption, *, command=None) -
     return pod, container
 
 
+def sandbox_namespace(runtime, container_id, kind: str) -> str:
+    """The namespace of the sandbox's own process (the pod's PID namespace is shared)."""
+    inside.sandbox_process_status(runtime, container_id)
+    return inside.namespace(runtime, container_id, kind, pid=1)
+
+
 def processes_with(runtime, container_id, marker: str) -> int:
     """How many processes the container sees whose command line contains `marker`."""
     # "[m]arker" matches the marker but not the command line of this very search.
@@ -57,7 +63,9 @@ def test_pod_network_namespace_is_not_the_hosts(runtime, resources, busybox):
     with listening_socket() as host_server:
         port = host_server.getsockname()[1]
         seen = listening_ports(inside.shell(runtime, container, "cat /proc/net/tcp /proc/net/tcp6").stdout)
-    assert inside.namespace(runtime, container, "net") != host_namespace("net"), "the pod shares the host's netns"
+    own = inside.namespace(runtime, container, "net")
+    assert own != host_namespace("net"), "the pod shares the host's netns"
+    assert sandbox_namespace(runtime, container, "net") == own, "the container is not in its sandbox's netns"
     assert port not in seen, f"a port only the host listens on ({port}) is visible in the pod"
 
 
@@ -68,6 +76,8 @@ def test_node_network_namespace_is_the_hosts(runtime, resources, busybox):
         port = host_server.getsockname()[1]
         seen = listening_ports(inside.shell(runtime, container, "cat /proc/net/tcp /proc/net/tcp6").stdout)
     assert inside.namespace(runtime, container, "net") == host_namespace("net"), "network=NODE: not the host netns"
+    assert sandbox_namespace(runtime, container, "net") == host_namespace("net"), (
+        "network=NODE: the sandbox has a netns of its own")
     assert port in seen, f"the host listens on {port}, but a network=NODE container does not see it"
 
 
@@ -130,6 +140,8 @@ def test_node_ipc_namespace_shows_host_segments(runtime, resources, busybox):
     with shared_memory_segment() as segment:
         seen = shm_ids(inside.read_file(runtime, container, "/proc/sysvipc/shm"))
     assert inside.namespace(runtime, container, "ipc") == host_namespace("ipc"), "ipc=NODE: not the host IPC namespace"
+    assert sandbox_namespace(runtime, container, "ipc") == host_namespace("ipc"), (
+        "ipc=NODE: the sandbox has an IPC namespace of its own")
     assert segment in seen, f"ipc=NODE: host shared memory segment {segment} not visible; seen {sorted(seen)}"
 
 
@@ -144,6 +156,7 @@ def test_pod_ipc_namespace_is_private_and_shared_by_the_pod(runtime, resources, 
     own = inside.namespace(runtime, first, "ipc")
     assert own != host_namespace("ipc"), "ipc=POD: the pod shares the host IPC namespace"
     assert inside.namespace(runtime, second, "ipc") == own, "ipc=POD: containers of one pod differ in IPC namespace"
+    assert sandbox_namespace(runtime, first, "ipc") == own, "ipc=POD: the containers are not in the sandbox's namespace"
 
 
 # --- what PodSandboxStatus reports ------------------------------------------------------

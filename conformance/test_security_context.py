@@ -71,13 +71,6 @@ def expect_create_refused(resources, pod, image, what: str, **security) -> grpc.
     return expect_refused(create_and_start, what)
 
 
-def sandbox_process_status(runtime, container_id) -> inside.ProcessStatus:
-    """Status of the sandbox's own process, PID 1 of a pod whose PID namespace is shared."""
-    status = inside.process_status(runtime, container_id, 1)
-    assert status.fields.get("Name") != "sh", "PID 1 should be the sandbox's process, not the container's entrypoint"
-    return status
-
-
 def bridge_name() -> str:
     """A bridge to create inside a pod's network namespace (needs NET_ADMIN)."""
     return f"crc{uuid.uuid4().hex[:8]}"
@@ -172,7 +165,7 @@ def test_sandbox_run_as_group_without_a_user_is_refused(resources):
 def test_sandbox_security_context_does_not_reach_containers(runtime, resources, busybox):
     pod = resources.run_pod(linux=sandbox_linux(run_as_user=user_id(65534), run_as_group=user_id(65534)))
     container = resources.start_container(pod, image=busybox, linux=container_linux())
-    sandbox_process = sandbox_process_status(runtime, container)
+    sandbox_process = inside.sandbox_process_status(runtime, container)
     own = inside.process_status(runtime, container)
     assert sandbox_process.uids == ALL_IDS(65534), (
         f"the sandbox process should run as 65534; its Uid is {sandbox_process.fields['Uid']}")
@@ -183,7 +176,7 @@ def test_sandbox_security_context_does_not_reach_containers(runtime, resources, 
 def test_sandbox_readonly_rootfs_applies_to_the_sandbox_only(runtime, resources, busybox):
     pod = resources.run_pod(linux=sandbox_linux(readonly_rootfs=True))
     container = resources.start_container(pod, image=busybox, linux=container_linux())
-    sandbox_process_status(runtime, container)
+    inside.sandbox_process_status(runtime, container)
     # /proc/1/root is the sandbox process's root filesystem.
     result = inside.exec_sync(runtime, container, ["touch", f"/proc/1/root/{uuid.uuid4().hex}"])
     assert result.exit_code != 0 and "Read-only file system" in result.stderr, (
@@ -503,7 +496,7 @@ def test_privileged_container_ignores_a_seccomp_profile(runtime, resources, priv
 def test_sandbox_seccomp_applies_to_the_sandbox_process(runtime, resources, busybox, security, expected):
     pod = resources.run_pod(linux=sandbox_linux(**security))
     container = resources.start_container(pod, image=busybox, linux=container_linux())
-    sandbox_process = sandbox_process_status(runtime, container)
+    sandbox_process = inside.sandbox_process_status(runtime, container)
     assert sandbox_process.seccomp == expected, (
         f"sandbox {security}: expected Seccomp {expected} for the sandbox process, got {sandbox_process.seccomp}")
 

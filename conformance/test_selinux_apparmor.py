@@ -78,9 +78,11 @@ def apparmor_profiles(cri_settings):
     reason = apparmor_missing()
     if reason:
         pytest.skip(reason)
-    base = Path(cri_settings.work_dir) / cri_settings.run_id / "apparmor"
-    base.mkdir(parents=True, exist_ok=True)
-    names = {kind: f"cri-conformance-{kind}-{cri_settings.run_id}" for kind in ("deny-write", "audit-write")}
+    base = Path(cri_settings.work_dir) / cri_settings.run_id / f"apparmor-{uuid.uuid4().hex[:8]}"
+    base.mkdir(parents=True)
+    # Unique per fixture instance: each xdist worker loads and unloads its own.
+    suffix = uuid.uuid4().hex[:12]
+    names = {kind: f"cri-conformance-{kind}-{suffix}" for kind in ("deny-write", "audit-write")}
     files = []
     try:
         for kind, name in names.items():

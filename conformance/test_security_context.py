@@ -32,7 +32,11 @@ from cri_conformance.proto import runtime_v1_pb2 as pb
 NOT_DEFAULT = ("NET_ADMIN", "SYS_ADMIN")
 # The OCI default device set: any other host device appears only when privileged.
 DEFAULT_DEVICES = {"null", "zero", "full", "random", "urandom", "tty", "console", "ptmx"}
-ALL_IDS = lambda value: (value,) * 4  # noqa: E731 - real, effective, saved, filesystem
+
+
+def ALL_IDS(value: int) -> tuple[int, ...]:
+    """One id as /proc/<pid>/status lists it: real, effective, saved and filesystem."""
+    return (value,) * 4
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from dataclasses import dataclass
 
 import pytest
 
@@ -41,6 +42,44 @@ def run_in_pod(resources, image, options: pb.NamespaceOption, *, command=None) -
     return pod, container
 
 
+@dataclass(frozen=True)
+class PodUnderTest:
+    """A shared pod, its namespace options, and a first container whose command line carries `marker`."""
+
+    pod: object
+    options: pb.NamespaceOption
+    container: str
+    marker: str
+
+    def add_container(self, resources, image, options: pb.NamespaceOption | None = None) -> str:
+        return resources.start_container(self.pod, image=image,
+                                         linux=container_linux(namespace_options=options or self.options))
+
+
+def shared_pod(module_resources, image, options: pb.NamespaceOption) -> PodUnderTest:
+    marker = new_marker()
+    pod, container = run_in_pod(module_resources, image, options, command=marked_command(marker))
+    return PodUnderTest(pod, options, container, marker)
+
+
+@pytest.fixture(scope="module")
+def pod_namespaces(module_resources, busybox) -> PodUnderTest:
+    """Network, PID and IPC namespaces of the pod's own."""
+    return shared_pod(module_resources, busybox, namespaces(network=pb.POD, pid=pb.POD, ipc=pb.POD))
+
+
+@pytest.fixture(scope="module")
+def node_namespaces(module_resources, busybox) -> PodUnderTest:
+    """Network, PID and IPC namespaces of the node."""
+    return shared_pod(module_resources, busybox, namespaces(network=pb.NODE, pid=pb.NODE, ipc=pb.NODE))
+
+
+@pytest.fixture(scope="module")
+def container_pid(module_resources, busybox) -> PodUnderTest:
+    """A PID namespace per container (and, to tell the fields apart in status, the node's IPC)."""
+    return shared_pod(module_resources, busybox, namespaces(network=pb.POD, pid=pb.CONTAINER, ipc=pb.NODE))
+
+
 def sandbox_namespace(runtime, container_id, kind: str) -> str:
     """The namespace of the sandbox's own process (the pod's PID namespace is shared)."""
     inside.sandbox_process_status(runtime, container_id)
@@ -55,62 +94,80 @@ def processes_with(runtime, container_id, marker: str) -> int:
     return int(result.stdout.strip() or 0)
 
 
+def host_listening_port_seen(runtime, container_id) -> tuple[int, bool]:
+    """Listen on a fresh host port; (that port, whether the container sees it listening)."""
+    with listening_socket() as host_server:
+        port = host_server.getsockname()[1]
+        seen = listening_ports(inside.shell(runtime, container_id, "cat /proc/net/tcp /proc/net/tcp6").stdout)
+    return port, port in seen
+
+
+def host_segment_seen(runtime, container_id) -> tuple[int, bool]:
+    """Create a host SysV segment; (its id, whether the container lists it)."""
+    with shared_memory_segment() as segment:
+        seen = shm_ids(inside.read_file(runtime, container_id, "/proc/sysvipc/shm"))
+    return segment, segment in seen
+
+
 # --- network --------------------------------------------------------------------
 
 @pytest.mark.contract("NS.network_pod")
-def test_pod_network_namespace_is_not_the_hosts(runtime, resources, busybox):
-    _, container = run_in_pod(resources, busybox, namespaces(network=pb.POD))
-    with listening_socket() as host_server:
-        port = host_server.getsockname()[1]
-        seen = listening_ports(inside.shell(runtime, container, "cat /proc/net/tcp /proc/net/tcp6").stdout)
+def test_pod_network_namespace_is_the_sandboxs_not_the_hosts(runtime, pod_namespaces):
+    container = pod_namespaces.container
     own = inside.namespace(runtime, container, "net")
-    assert own != host_namespace("net"), "the pod shares the host's netns"
-    assert sandbox_namespace(runtime, container, "net") == own, "the container is not in its sandbox's netns"
-    assert port not in seen, f"a port only the host listens on ({port}) is visible in the pod"
+    assert own != host_namespace("net"), "network=POD: the pod shares the host's netns"
+    assert sandbox_namespace(runtime, container, "net") == own, "network=POD: the container is not in its sandbox's netns"
+    port, seen = host_listening_port_seen(runtime, container)
+    assert not seen, f"network=POD: a port only the host listens on ({port}) is visible in the pod"
 
 
 @pytest.mark.contract("NS.network_node")
-def test_node_network_namespace_is_the_hosts(runtime, resources, busybox):
-    _, container = run_in_pod(resources, busybox, namespaces(network=pb.NODE))
-    with listening_socket() as host_server:
-        port = host_server.getsockname()[1]
-        seen = listening_ports(inside.shell(runtime, container, "cat /proc/net/tcp /proc/net/tcp6").stdout)
+def test_node_network_namespace_is_the_hosts(runtime, node_namespaces):
+    container = node_namespaces.container
     assert inside.namespace(runtime, container, "net") == host_namespace("net"), "network=NODE: not the host netns"
+    port, seen = host_listening_port_seen(runtime, container)
+    assert seen, f"network=NODE: the host listens on {port}, but the container does not see it"
+
+
+@pytest.mark.contract("NS.network_node")
+def test_node_network_sandbox_has_no_netns_of_its_own(runtime, resources, busybox):
+    # The sandbox's own process is PID 1 only in a pod-wide PID namespace, hence pid=POD here.
+    options = namespaces(network=pb.NODE, pid=pb.POD, ipc=pb.NODE)
+    _, container = run_in_pod(resources, busybox, options)
     assert sandbox_namespace(runtime, container, "net") == host_namespace("net"), (
         "network=NODE: the sandbox has a netns of its own")
-    assert port in seen, f"the host listens on {port}, but a network=NODE container does not see it"
+    assert sandbox_namespace(runtime, container, "ipc") == host_namespace("ipc"), (
+        "ipc=NODE: the sandbox has an IPC namespace of its own")
 
 
 # --- PID --------------------------------------------------------------------------
 
 @pytest.mark.contract("NS.pid_pod", "SC.container_namespace_options")
-def test_pod_pid_namespace_is_shared_and_pid1_is_the_sandbox(runtime, resources, busybox):
-    options = namespaces(pid=pb.POD)
-    marker = new_marker()
-    pod, first = run_in_pod(resources, busybox, options, command=marked_command(marker))
-    second = resources.start_container(pod, image=busybox, linux=container_linux(namespace_options=options))
+def test_pod_pid_namespace_is_shared_and_pid1_is_the_sandbox(runtime, resources, pod_namespaces, busybox):
+    first = pod_namespaces.container
+    second = pod_namespaces.add_container(resources, busybox)
     assert inside.namespace(runtime, first, "pid") == inside.namespace(runtime, second, "pid"), (
         "pid=POD: two containers of the pod are in different PID namespaces")
-    assert marker not in inside.read_file(runtime, first, "/proc/1/cmdline"), (
+    assert pod_namespaces.marker not in inside.read_file(runtime, first, "/proc/1/cmdline"), (
         "pid=POD: PID 1 is the container's entrypoint, not the sandbox's process")
-    assert processes_with(runtime, second, marker) >= 1, "pid=POD: one container cannot see the other's processes"
+    assert processes_with(runtime, second, pod_namespaces.marker) >= 1, (
+        "pid=POD: one container cannot see the other's processes")
 
 
 @pytest.mark.contract("NS.pid_container", "SC.container_namespace_options")
-def test_container_pid_namespace_makes_the_entrypoint_pid1(runtime, resources, busybox):
-    options = namespaces(pid=pb.CONTAINER)
-    marker = new_marker()
-    pod, first = run_in_pod(resources, busybox, options, command=marked_command(marker))
-    second = resources.start_container(pod, image=busybox, linux=container_linux(namespace_options=options))
-    assert marker in inside.read_file(runtime, first, "/proc/1/cmdline"), (
+def test_container_pid_namespace_makes_the_entrypoint_pid1(runtime, resources, container_pid, busybox):
+    first = container_pid.container
+    second = container_pid.add_container(resources, busybox)
+    assert container_pid.marker in inside.read_file(runtime, first, "/proc/1/cmdline"), (
         "pid=CONTAINER: PID 1 should be the container's own entrypoint")
     assert inside.namespace(runtime, first, "pid") != inside.namespace(runtime, second, "pid")
-    assert processes_with(runtime, second, marker) == 0, "pid=CONTAINER: a sibling container sees the processes"
+    assert processes_with(runtime, second, container_pid.marker) == 0, (
+        "pid=CONTAINER: a sibling container sees the processes")
 
 
 @pytest.mark.contract("NS.pid_node")
-def test_node_pid_namespace_shows_host_processes(runtime, resources, busybox):
-    _, container = run_in_pod(resources, busybox, namespaces(pid=pb.NODE))
+def test_node_pid_namespace_shows_host_processes(runtime, node_namespaces):
+    container = node_namespaces.container
     assert inside.namespace(runtime, container, "pid") == host_namespace("pid"), "pid=NODE: not the host PID namespace"
     with open("/proc/self/cmdline", "rb") as handle:
         own = handle.read().decode(errors="replace")
@@ -120,59 +177,51 @@ def test_node_pid_namespace_shows_host_processes(runtime, resources, busybox):
 
 
 @pytest.mark.contract("NS.pid_target", "SC.container_namespace_options")
-def test_target_pid_namespace_joins_the_target_container(runtime, resources, busybox):
-    options = namespaces(pid=pb.CONTAINER)
-    marker = new_marker()
-    pod, target = run_in_pod(resources, busybox, options, command=marked_command(marker))
-    debugger = resources.start_container(
-        pod, image=busybox, linux=container_linux(namespace_options=namespaces(pid=pb.TARGET, target_id=target)))
+def test_target_pid_namespace_joins_the_target_container(runtime, resources, container_pid, busybox):
+    target = container_pid.container
+    options = pb.NamespaceOption()
+    options.CopyFrom(container_pid.options)
+    options.pid, options.target_id = pb.TARGET, target
+    debugger = container_pid.add_container(resources, busybox, options)
     assert inside.namespace(runtime, debugger, "pid") == inside.namespace(runtime, target, "pid"), (
         "pid=TARGET: not in the target's PID namespace")
-    assert marker in inside.read_file(runtime, debugger, "/proc/1/cmdline"), (
+    assert container_pid.marker in inside.read_file(runtime, debugger, "/proc/1/cmdline"), (
         "pid=TARGET: PID 1 should be the target's entrypoint")
 
 
 # --- IPC ----------------------------------------------------------------------------
 
 @pytest.mark.contract("NS.ipc_node")
-def test_node_ipc_namespace_shows_host_segments(runtime, resources, busybox):
-    _, container = run_in_pod(resources, busybox, namespaces(ipc=pb.NODE))
-    with shared_memory_segment() as segment:
-        seen = shm_ids(inside.read_file(runtime, container, "/proc/sysvipc/shm"))
+def test_node_ipc_namespace_shows_host_segments(runtime, node_namespaces):
+    container = node_namespaces.container
     assert inside.namespace(runtime, container, "ipc") == host_namespace("ipc"), "ipc=NODE: not the host IPC namespace"
-    assert sandbox_namespace(runtime, container, "ipc") == host_namespace("ipc"), (
-        "ipc=NODE: the sandbox has an IPC namespace of its own")
-    assert segment in seen, f"ipc=NODE: host shared memory segment {segment} not visible; seen {sorted(seen)}"
+    segment, seen = host_segment_seen(runtime, container)
+    assert seen, f"ipc=NODE: the host's shared memory segment {segment} is not visible"
 
 
 @pytest.mark.contract("NS.ipc_pod")
-def test_pod_ipc_namespace_is_private_and_shared_by_the_pod(runtime, resources, busybox):
-    options = namespaces(ipc=pb.POD)
-    pod, first = run_in_pod(resources, busybox, options)
-    second = resources.start_container(pod, image=busybox, linux=container_linux(namespace_options=options))
-    with shared_memory_segment() as segment:
-        seen = shm_ids(inside.read_file(runtime, first, "/proc/sysvipc/shm"))
-    assert segment not in seen, f"ipc=POD: the host's segment {segment} is visible in the pod"
+def test_pod_ipc_namespace_is_private_and_shared_by_the_pod(runtime, resources, pod_namespaces, busybox):
+    first = pod_namespaces.container
+    second = pod_namespaces.add_container(resources, busybox)
     own = inside.namespace(runtime, first, "ipc")
     assert own != host_namespace("ipc"), "ipc=POD: the pod shares the host IPC namespace"
     assert inside.namespace(runtime, second, "ipc") == own, "ipc=POD: containers of one pod differ in IPC namespace"
     assert sandbox_namespace(runtime, first, "ipc") == own, "ipc=POD: the containers are not in the sandbox's namespace"
+    segment, seen = host_segment_seen(runtime, first)
+    assert not seen, f"ipc=POD: the host's segment {segment} is visible in the pod"
 
 
 # --- what PodSandboxStatus reports ------------------------------------------------------
 
 @pytest.mark.contract("PodSandboxStatus.linux_namespaces")
-@pytest.mark.parametrize("options", [
-    namespaces(network=pb.POD, pid=pb.CONTAINER, ipc=pb.NODE),
-    namespaces(network=pb.NODE, pid=pb.NODE, ipc=pb.POD),
-], ids=["pod-net-container-pid-node-ipc", "node-net-node-pid-pod-ipc"])
-def test_sandbox_status_reports_the_namespace_options(runtime, resources, options):
-    pod = resources.run_pod(linux=sandbox_linux(namespace_options=options),
-                            **({"hostname": ""} if options.network == pb.NODE else {}))
-    reported = runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=pod.id)).status.linux.namespaces.options
+@pytest.mark.parametrize("shared", ["pod_namespaces", "node_namespaces", "container_pid"])
+def test_sandbox_status_reports_the_namespace_options(runtime, request, shared):
+    under_test: PodUnderTest = request.getfixturevalue(shared)
+    status = runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=under_test.pod.id)).status
+    reported = status.linux.namespaces.options
     fields = ("network", "pid", "ipc")
     got = {name: pb.NamespaceMode.Name(getattr(reported, name)) for name in fields}
-    sent = {name: pb.NamespaceMode.Name(getattr(options, name)) for name in fields}
+    sent = {name: pb.NamespaceMode.Name(getattr(under_test.options, name)) for name in fields}
     assert got == sent, f"PodSandboxStatus.linux.namespaces.options: sent {sent}, reported {got}"
 
 

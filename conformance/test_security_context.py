@@ -235,6 +235,14 @@ def container_devices(runtime, container_id) -> set[str]:
     return set(inside.run(runtime, container_id, ["ls", "/dev"]).split())
 
 
+def device_cgroup_allows_all(runtime, container_id) -> bool | None:
+    """Whether the cgroup v1 device controller lets the container use every device (None: not visible)."""
+    cgroup = inside.CgroupFiles.of(runtime, container_id)
+    if cgroup.version != 1 or not cgroup.has("devices", "devices.list"):
+        return None  # cgroup v2 enforces devices with an eBPF program, not readable from inside
+    return "a *:* rwm" in cgroup.read("devices", "devices.list").splitlines()
+
+
 @pytest.mark.contract("SC.privileged", "SandboxSC.privileged_required")
 def test_privileged_container_has_every_capability_device_and_writable_sys(runtime, resources, privileged_pod,
                                                                            busybox):
@@ -253,6 +261,7 @@ def test_privileged_container_has_every_capability_device_and_writable_sys(runti
     devices = host_devices()
     absent = devices - container_devices(runtime, container)
     assert not absent, f"host devices missing from a privileged container's /dev: {sorted(absent)}"
+    assert device_cgroup_allows_all(runtime, container) in (True, None), "privileged: the device cgroup restricts"
     inside.run(runtime, container, ["brctl", "addbr", bridge_name()])  # needs NET_ADMIN
 
 
@@ -266,6 +275,7 @@ def test_unprivileged_container_is_confined(runtime, resources, pod, busybox):
     assert sys_mount is not None and sys_mount.read_only, f"/sys should be read-only: {sys_mount}"
     leaked = host_devices() & container_devices(runtime, container)
     assert not leaked, f"host devices visible in an unprivileged container: {sorted(leaked)}"
+    assert device_cgroup_allows_all(runtime, container) in (False, None), "unprivileged: every device is allowed"
     result = inside.exec_sync(runtime, container, ["brctl", "addbr", bridge_name()])
     assert result.exit_code != 0, f"brctl addbr should fail without NET_ADMIN: {result.describe()}"
 

@@ -208,10 +208,22 @@ def mount_in_container(runtime, container_id) -> str:
     return marker
 
 
+# How each propagation shows in the container's mountinfo: (shared, slave).
+MOUNTINFO_PROPAGATION = {
+    pb.PROPAGATION_PRIVATE: (False, False),
+    pb.PROPAGATION_HOST_TO_CONTAINER: (False, True),
+    pb.PROPAGATION_BIDIRECTIONAL: (True, False),
+}
+
+
 def start_propagating(runtime, resources, pod, busybox, host, propagation, *, privileged: bool) -> str:
     requested = pb.Mount(container_path=TARGET, host_path=str(host), propagation=propagation)
     container = start_with(resources, pod, busybox, [requested], privileged=privileged)
     assert_echoed(runtime, container, requested)
+    entry = inside.mount_at(inside.mounts(runtime, container), TARGET)
+    assert entry is not None, f"nothing is mounted at {TARGET}"
+    assert (entry.shared, entry.slave) == MOUNTINFO_PROPAGATION[propagation], (
+        f"{pb.MountPropagation.Name(propagation)}: the mount's propagation fields are {entry.optional_fields}")
     return container
 
 

@@ -192,7 +192,7 @@ def test_default_process_and_mount_labels(runtime, resources, pod, busybox):
     container = start(resources, pod, busybox)
     label = current_label(runtime, container)
     assert CONTAINER_LABEL.match(label), f"process label {label!r}: expected container_t with two categories"
-    mountinfo = inside.read_file(runtime, container, "/proc/1/mountinfo")
+    mountinfo = inside.read_file(runtime, container, "/proc/self/mountinfo")
     assert MOUNT_CONTEXT.search(mountinfo), f"no container_file_t mount context with categories in {mountinfo!r}"
 
 

@@ -7,6 +7,7 @@
     cri-conformance local up|down|status
     cri-conformance cleanup [--runtime-endpoint EP]
     cri-conformance contracts [--format text|markdown|json|html]
+    cri-conformance images list|build DIR|push [REGISTRY]
 
 Errors the user can act on (bad endpoint, runtime not running) are one line
 on stderr and exit status 2, never a traceback.
@@ -96,7 +97,10 @@ def cmd_gate(args: argparse.Namespace) -> int:
 def local_runtime(work_dir: str | None):
     from cri_conformance.fixtures.local import DEFAULT_WORKDIR, LocalRuntime
 
-    return LocalRuntime(workdir=Path(work_dir) if work_dir else DEFAULT_WORKDIR, name="local")
+    # The instance name follows its work directory, so two instances never share a bridge name.
+    if not work_dir:
+        return LocalRuntime(workdir=DEFAULT_WORKDIR, name="local")
+    return LocalRuntime(workdir=Path(work_dir), name=Path(work_dir).name)
 
 
 def cmd_local(args: argparse.Namespace) -> int:
@@ -200,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     contracts.add_argument("--format", choices=["text", "markdown", "json", "html"], default="text")
     contracts.add_argument("--uncovered", action="store_true", help="only contracts no test checks")
     contracts.set_defaults(func=cmd_contracts)
+
+    from cri_conformance import images_command
+
+    images_command.add_parser(commands)
     return parser
 
 

@@ -1,0 +1,30 @@
+"""`--registry`: the image tests pass when every test image comes from another registry name.
+
+The local runtime's registry also answers under its plain address
+(127.0.0.1:PORT), so pointing the suite there moves every reference (tags
+and digests kept) without changing what is served: the air-gapped-node setup.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cri_conformance.fixtures.client import CriClient
+from cri_conformance.fixtures.endpoint import parse_endpoint
+from cri_conformance.proto import runtime_v1_pb2 as pb
+
+from .suite_run import run_suite
+
+
+@pytest.mark.timeout(600)
+def test_image_tests_pass_with_every_image_from_another_registry(local_runtime, tmp_path):
+    registry = local_runtime.status()["registry"]
+    assert registry and registry.startswith("127.0.0.1:"), f"local registry address: {registry!r}"
+    run = run_suite(local_runtime.endpoint, tmp_path / "reports", "-k", "test_image_ and not test_image_auth",
+                    "--registry", registry)
+    assert run.report is not None, run.output[-3000:]
+    assert len(run.cases()) > 30, f"too few image tests ran: {len(run.cases())}\n{run.output[-2000:]}"
+    assert run.by_outcome("failure") == [] and run.by_outcome("error") == [], run.output[-4000:]
+    with CriClient(parse_endpoint(local_runtime.endpoint)) as client:
+        tags = {tag for image in client.image.ListImages(pb.ListImagesRequest()).images for tag in image.repo_tags}
+    assert f"{registry}/busybox:1.0" in tags, f"busybox was not pulled from {registry}: {sorted(tags)}"

@@ -24,7 +24,7 @@ from cri_conformance.fixtures.linux import (
     sandbox_linux,
     user_id,
 )
-from cri_conformance.fixtures.linux_fixtures import host_dir, module_host_dir  # noqa: F401
+from cri_conformance.fixtures.linux_fixtures import host_dir  # noqa: F401
 from cri_conformance.fixtures.refusal import expect_refused
 from cri_conformance.proto import runtime_v1_pb2 as pb
 
@@ -50,9 +50,9 @@ def privileged_pod(module_resources):
     return module_resources.run_pod(linux=sandbox_linux(namespace_options=OWN_PID, privileged=True))
 
 
-def start(resources, pod, image, *, command=None, mounts=(), **security) -> str:
+def start(resources, pod, image, *, command=None, **security) -> str:
     """Start a container in `pod` with the given security context fields."""
-    return resources.start_container(pod, image=image, command=command, mounts=list(mounts),
+    return resources.start_container(pod, image=image, command=command,
                                       linux=container_linux(namespace_options=OWN_PID, **security))
 
 
@@ -385,39 +385,14 @@ def test_no_new_privs_bit(runtime, resources, pod, busybox, no_new_privs):
         f"no_new_privs={no_new_privs}: NoNewPrivs is {entrypoint.no_new_privs}")
 
 
-SETUID_DIR = "/opt/suid"
-# busybox drops setuid privileges unless its config names the applet.
-BUSYBOX_SUID_CONFIG = "[SUID]\nwhoami = ssx root.root\n"
-
-
-@pytest.fixture(scope="module")
-def setuid_whoami(module_resources, pod, busybox, module_host_dir) -> list[pb.Mount]:
-    """Mounts giving a container /opt/suid/busybox, setuid root, whose `whoami` keeps that privilege.
-
-    A root container copies the image's own busybox to the host directory, so
-    the node needs no busybox of its own.
-    """
-    (module_host_dir / "busybox.conf").write_text(BUSYBOX_SUID_CONFIG)
-    copier = start(module_resources, pod, busybox, mounts=[pb.Mount(container_path="/out", host_path=str(module_host_dir))])
-    inside.run(module_resources.client.runtime, copier, ["sh", "-c", "cp /bin/busybox /out/busybox && chmod 4755 /out/busybox"])
-    helper = (module_host_dir / "busybox").stat()
-    assert helper.st_uid == 0 and helper.st_mode & stat.S_ISUID, "the setuid helper could not be made"
-    return [pb.Mount(container_path=SETUID_DIR, host_path=str(module_host_dir), readonly=True),
-            pb.Mount(container_path="/etc/busybox.conf", host_path=str(module_host_dir / "busybox.conf"),
-                     readonly=True)]
-
-
 @pytest.mark.contract("SC.no_new_privs")
-@pytest.mark.parametrize("no_new_privs", [False, True], ids=["false", "true"])
-def test_no_new_privs_decides_whether_setuid_gains_root(runtime, resources, pod, busybox, setuid_whoami, no_new_privs):
-    container = start(resources, pod, busybox, mounts=setuid_whoami, run_as_user=user_id(1000),
-                      no_new_privs=no_new_privs)
-    result = inside.exec_sync(runtime, container, [f"{SETUID_DIR}/busybox", "whoami"])
-    if no_new_privs:
-        assert result.stdout.strip() != "root", f"no_new_privs=true, yet a setuid program became root: {result.describe()}"
-    else:
-        assert result.exit_code == 0 and result.stdout.strip() == "root", (
-            f"no_new_privs=false: the setuid-root program should run as root: {result.describe()}")
+@pytest.mark.parametrize("no_new_privs, euid", [(False, 0), (True, 1000)], ids=["false", "true"])
+def test_no_new_privs_decides_whether_setuid_gains_root(runtime, resources, pod, images, no_new_privs, euid):
+    image = suite_image(images, "nonewprivs", "a setuid-root helper and /usr/local/bin/effective-uid")
+    container = start(resources, pod, image, run_as_user=user_id(1000), no_new_privs=no_new_privs)
+    reported = inside.run(runtime, container, ["/usr/local/bin/effective-uid"]).strip()
+    assert reported == f"Effective uid: {euid}", (
+        f"no_new_privs={no_new_privs}: a setuid-root program run by uid 1000 should end with euid {euid}: {reported!r}")
 
 
 # --- seccomp ------------------------------------------------------------------------

@@ -2,17 +2,26 @@
 
 The exit and the OOM event reach a runtime separately, so the reason is
 polled for a while after the container has exited (cri-tools#1907).
+
+The memory hog starts only once StartContainer has returned: containerd
+1.6 intermittently (a few runs in a hundred) reports a container killed
+by the OOM killer within the first millisecond as reason "Error", with
+finished_at before started_at, because it watches for OOM events only
+after the start. That start race is a separate defect from the contract
+checked here, and a strict known failure cannot describe a flaky one.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from cri_conformance.fixtures import inside
 from cri_conformance.fixtures.linux import container_linux
 from cri_conformance.fixtures.polling import wait_for
 from cri_conformance.proto import runtime_v1_pb2 as pb
 
 MiB = 1024 * 1024
+GO = "/tmp/allocate-now"  # the memory hog waits for this file
 EXIT_TIMEOUT = 30.0
 OOM_REASON_TIMEOUT = 30.0
 
@@ -36,9 +45,10 @@ def wait_exited(runtime, container_id) -> pb.ContainerStatus:
 def test_memory_hog_is_oom_killed_with_reason_and_137(runtime, resources, pod, busybox):
     # dd allocates a 20 MiB buffer: more than memory (and memory+swap) allow.
     limits = pb.LinuxContainerResources(memory_limit_in_bytes=15 * MiB, memory_swap_limit_in_bytes=15 * MiB)
-    container = resources.start_container(pod, image=busybox,
-                                          command=["dd", "if=/dev/zero", "of=/dev/null", "bs=20M", "count=10"],
+    hog = f"while [ ! -e {GO} ]; do sleep 0.02; done; exec dd if=/dev/zero of=/dev/null bs=20M count=10"
+    container = resources.start_container(pod, image=busybox, command=["sh", "-c", hog],
                                           linux=container_linux(resources=limits))
+    inside.run(runtime, container, ["touch", GO])
     exited = wait_exited(runtime, container)
     assert exited.exit_code == 137, f"expected exit code 137 (SIGKILL), got {exited.exit_code} ({exited.reason})"
     status = wait_for(lambda: container_status(runtime, container), lambda s: s.reason == "OOMKilled",

@@ -28,6 +28,7 @@ SETTINGS_KEY = pytest.StashKey[Settings]()
 RUNTIME_KEY = pytest.StashKey[RuntimeUnderTest]()
 SUITE_KEY = pytest.StashKey[bool]()
 IMAGE_SET_KEY = pytest.StashKey[ImageSet]()
+LOADGROUP_KEY = "cri_conformance_loadgroup"  # in xdist workerinput
 
 DEFAULT_TEST_TIMEOUT = 120  # seconds; a hung runtime fails one test, not the run
 PACKAGE_DIR = Path(cri_conformance.__file__).resolve().parent
@@ -73,6 +74,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"test images: {problem}") from None
     if getattr(config.option, "dist", "no") == "load":
         config.option.dist = "loadgroup"  # honour xdist_group marks (tests that must not overlap)
+    if is_xdist_worker(config) and config.workerinput.get(LOADGROUP_KEY):
+        config.option.loadgroup = True  # name grouped tests "<id>@<group>", as the scheduler expects
     # xdist workers inherit the environment: all share one run ID.
     os.environ[RUN_ID_ENV] = settings.run_id
     try:
@@ -88,6 +91,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings.report_dir and not config.option.xmlpath and not is_xdist_worker(config):
         name = settings.runtime_name or connected.name
         config.option.xmlpath = str(Path(settings.report_dir) / f"{name}-{connected.runtime_version}.xml")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """xdist controller: tell each worker whether tests are grouped. Workers
+    parse the command line again and decide before our pytest_configure runs,
+    so a plain `-n N` would leave them ungrouped."""
+    node.workerinput[LOADGROUP_KEY] = node.config.getvalue("dist") == "loadgroup"
 
 
 def runtime_under_test(config: pytest.Config) -> RuntimeUnderTest:
@@ -154,7 +165,7 @@ def apply_known_failures(config: pytest.Config, items: list[pytest.Item]) -> Non
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    outcome = yield
+    yield
     excinfo = call.excinfo
     if excinfo is None or not isinstance(excinfo.value, grpc.RpcError):
         return

@@ -197,7 +197,7 @@ def test_pull_is_abandoned_at_its_deadline(image_service, silent_registry):
     accepted, _ = silent_registry.counts()
     assert accepted > 0, f"the runtime never connected to the registry of {reference} within {waited:.1f} s"
     wait_for(silent_registry.counts, lambda counts: counts[1] == 0, timeout=ABANDON_WITHIN,
-             what=f"the runtime to drop its connections to the registry after the deadline (accepted, open)")
+             what="the runtime to drop its connections to the registry after the deadline (accepted, open)")
     assert image_calls.present(image_service, reference) is None, f"{reference} is present after the aborted pull"
 
 

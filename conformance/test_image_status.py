@@ -9,7 +9,6 @@ import pytest
 
 from cri_conformance.fixtures import image_calls
 from cri_conformance.fixtures.image_reference import ImageReference, parse_reference
-from cri_conformance.proto import runtime_v1_pb2 as pb
 
 USER_IMAGES = ("user-uid", "user-username", "user-uid-group", "user-username-group")
 

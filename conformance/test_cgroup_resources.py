@@ -11,10 +11,10 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import grpc
 import pytest
 
 from cri_conformance.fixtures import inside
+from cri_conformance.fixtures.cri_helpers import remove_cgroupfs_parent, uses_systemd_cgroups
 from cri_conformance.fixtures.inside import CgroupFiles
 from cri_conformance.fixtures.linux import OWN_PID, container_linux, sandbox_linux
 from cri_conformance.proto import runtime_v1_pb2 as pb
@@ -127,7 +127,8 @@ def hugetlb_file(cgroup: CgroupFiles) -> str:
 def test_hugepage_limit_reaches_the_cgroup(runtime, resources, pod, busybox):
     probe = start_limited(resources, pod, busybox, pb.LinuxContainerResources())
     cgroup = CgroupFiles.of(runtime, probe)
-    if not Path("/sys/kernel/mm/hugepages/hugepages-2048kB").exists() or not cgroup.has("hugetlb", hugetlb_file(cgroup)):
+    has_pages = Path("/sys/kernel/mm/hugepages/hugepages-2048kB").exists()
+    if not has_pages or not cgroup.has("hugetlb", hugetlb_file(cgroup)):
         pytest.skip(f"needs {HUGEPAGE_SIZE} huge pages and the hugetlb cgroup controller in containers' cgroups")
     limit = 4 * MiB
     container = start_limited(resources, pod, busybox, pb.LinuxContainerResources(
@@ -166,34 +167,11 @@ def cgroup_paths(proc_self_cgroup: str) -> list[str]:
     return [line.split(":", 2)[2] for line in proc_self_cgroup.splitlines() if line.count(":") >= 2]
 
 
-def remove_cgroup_dirs(name: str) -> None:
-    """Remove the (empty) cgroup directories named `name` a cgroupfs runtime left on the host."""
-    root = Path("/sys/fs/cgroup")
-    for directory in [*root.glob(name), *root.glob(f"*/{name}")]:
-        for child in sorted(directory.glob("**/"), key=lambda p: len(p.parts), reverse=True):
-            try:
-                child.rmdir()
-            except OSError:
-                pass
-
-
-def uses_systemd_driver(runtime, resources, pod, image) -> bool:
-    """RuntimeConfig's cgroup driver; without that RPC, what a container's cgroup path shows."""
-    try:
-        return runtime.RuntimeConfig(pb.RuntimeConfigRequest()).linux.cgroup_driver == pb.SYSTEMD
-    except grpc.RpcError as err:
-        if err.code() != grpc.StatusCode.UNIMPLEMENTED:
-            raise
-    probe = start_limited(resources, pod, image, pb.LinuxContainerResources())
-    return any(path.endswith(".scope") for path in cgroup_paths(inside.read_file(runtime, probe, "/proc/self/cgroup")))
-
-
 @pytest.mark.contract("RunPodSandbox.cgroup_parent")
-def test_containers_live_under_the_cgroup_parent(runtime, resources, pod, busybox):
+def test_containers_live_under_the_cgroup_parent(runtime, resources, busybox):
     # cgroupfs syntax; a runtime on the systemd driver converts a ".slice" parent.
-    name = f"crc{uuid.uuid4().hex[:10]}"
-    if uses_systemd_driver(runtime, resources, pod, busybox):
-        name += ".slice"
+    systemd = uses_systemd_cgroups(runtime)
+    name = f"crc{uuid.uuid4().hex[:10]}" + (".slice" if systemd else "")
     try:
         sandbox = resources.run_pod(linux=sandbox_linux(cgroup_parent=f"/{name}"))
         container = resources.start_container(sandbox, image=busybox, linux=container_linux())
@@ -204,16 +182,5 @@ def test_containers_live_under_the_cgroup_parent(runtime, resources, pod, busybo
         assert not outside, f"cgroups outside the parent /{name}: {outside}"
     finally:
         resources.cleanup()
-        remove_cgroup_dirs(name)
-
-
-@pytest.mark.contract("RunPodSandbox.overhead_resources")
-def test_pod_overhead_and_resources_are_accepted(runtime, resources, busybox):
-    totals = pb.LinuxContainerResources(cpu_period=100000, cpu_quota=100000, cpu_shares=1024,
-                                        memory_limit_in_bytes=256 * MiB)
-    overhead = pb.LinuxContainerResources(cpu_shares=10, memory_limit_in_bytes=8 * MiB)
-    pod = resources.run_pod(linux=sandbox_linux(overhead=overhead, resources=totals))
-    status = runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=pod.id)).status
-    assert status.state == pb.SANDBOX_READY
-    container = resources.start_container(pod, image=busybox, linux=container_linux())
-    inside.run(runtime, container, ["true"])
+        if not systemd:
+            remove_cgroupfs_parent(f"/{name}")

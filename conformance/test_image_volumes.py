@@ -16,9 +16,9 @@ import grpc
 import pytest
 
 from cri_conformance.fixtures import inside
+from cri_conformance.fixtures.cri_helpers import exec_stdout, expect_rpc_failure
 from cri_conformance.fixtures.linux import container_linux
 from cri_conformance.fixtures.linux_fixtures import host_dir  # noqa: F401
-from cri_conformance.fixtures.refusal import expect_refused
 from cri_conformance.proto import runtime_v1_pb2 as pb
 
 TARGET = "/mnt/image"
@@ -71,7 +71,7 @@ def test_image_mount_shows_the_image_read_only_and_executable(runtime, volumes):
     container = volumes.container
     shown = inside.exec_sync(runtime, container, ["ls", f"{TARGET}/bin/busybox"])
     assert shown.exit_code == 0, f"the image's /bin/busybox is not at {TARGET}: {shown.describe()}"
-    inside.run(runtime, container, [f"{TARGET}/bin/busybox", "true"])
+    exec_stdout(runtime, container, [f"{TARGET}/bin/busybox", "true"])
     written = inside.exec_sync(runtime, container, ["touch", f"{TARGET}/written"])
     assert written.exit_code != 0 and "Read-only file system" in written.stderr, (
         f"an image mount must be read-only: {written.describe()}")
@@ -88,8 +88,8 @@ def test_status_reports_the_mounted_image_digest(runtime, volumes):
 
 @pytest.mark.contract("Mount.image_exclusive")
 def test_image_mount_with_a_host_path_is_refused(resources, pod, busybox, volumes, host_dir):
-    expect_refused(lambda: start(resources, pod, busybox, [image_mount(volumes.image_ref, host_path=str(host_dir))]),
-                   "a mount with both image and host_path")
+    both = image_mount(volumes.image_ref, host_path=str(host_dir))
+    expect_rpc_failure(lambda: start(resources, pod, busybox, [both]), what="a mount with both image and host_path")
 
 
 @pytest.mark.contract("Mount.image_readonly")
@@ -105,22 +105,22 @@ def test_writable_image_mount_is_refused_or_stays_read_only(runtime, resources, 
 @pytest.mark.contract("Mount.image_sub_path")
 def test_image_sub_path_mounts_only_that_directory(runtime, resources, pod, busybox, volumes):
     container = start(resources, pod, busybox, [image_mount(volumes.image_ref, image_sub_path="bin")])
-    inside.run(runtime, container, ["test", "-e", f"{TARGET}/busybox"])
+    exec_stdout(runtime, container, ["test", "-e", f"{TARGET}/busybox"])
     other = inside.exec_sync(runtime, container, ["test", "-e", f"{TARGET}/etc"])
     assert other.exit_code != 0, "image_sub_path=bin: the image's root, not bin/, is mounted"
 
 
 @pytest.mark.contract("Mount.image_sub_path")
 def test_missing_image_sub_path_is_refused(resources, pod, busybox, volumes):
-    expect_refused(lambda: start(resources, pod, busybox,
-                                 [image_mount(volumes.image_ref, image_sub_path="no-such-directory")]),
-                   "an image_sub_path the image does not have")
+    expect_rpc_failure(lambda: start(resources, pod, busybox,
+                                     [image_mount(volumes.image_ref, image_sub_path="no-such-directory")]),
+                       what="an image_sub_path the image does not have")
 
 
 @pytest.mark.contract("Mount.image_volume_error_name")
 def test_image_mount_failure_carries_the_well_known_name(resources, pod, busybox, volumes):
     absent = f"sha256:{secrets.token_hex(32)}"  # an image ID no store has
-    error = expect_refused(lambda: start(resources, pod, busybox, [image_mount(absent)]),
-                           f"an image mount of the absent image {absent}")
+    error = expect_rpc_failure(lambda: start(resources, pod, busybox, [image_mount(absent)]),
+                               what=f"an image mount of the absent image {absent}")
     assert (error.details() or "").startswith(FAILURE_NAME), (
         f"expected the message to start with {FAILURE_NAME}: {error.code().name}: {error.details()}")

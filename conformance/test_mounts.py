@@ -14,12 +14,12 @@ import grpc
 import pytest
 
 from cri_conformance.fixtures import inside
+from cri_conformance.fixtures.cri_helpers import exec_stdout, expect_rpc_failure
 from cri_conformance.fixtures.host_side import MS_PRIVATE, MS_SHARED, make_mount_point, mount_points_under, \
     mount_tmpfs
 from cri_conformance.fixtures.linux import container_linux, handler_features, sandbox_linux
 from cri_conformance.fixtures.linux_fixtures import host_dir  # noqa: F401
 from cri_conformance.fixtures.polling import wait_for
-from cri_conformance.fixtures.refusal import expect_refused
 from cri_conformance.proto import runtime_v1_pb2 as pb
 
 TARGET = "/mnt/data"
@@ -74,7 +74,7 @@ def test_bind_mount_shares_files_both_ways(runtime, resources, pod, busybox, hos
     requested = pb.Mount(container_path=TARGET, host_path=str(host_dir))
     container = start_with(resources, pod, busybox, [requested])
     assert inside.read_file(runtime, container, f"{TARGET}/from-host") == content
-    inside.run(runtime, container, ["sh", "-c", f"echo -n {content} > {TARGET}/from-container"])
+    exec_stdout(runtime, container, ["sh", "-c", f"echo -n {content} > {TARGET}/from-container"])
     assert (host_dir / "from-container").read_text() == content, "a write in the container did not reach the host"
     assert_echoed(runtime, container, requested)
 
@@ -107,7 +107,7 @@ def test_missing_host_path_is_refused(runtime, resources, pod, busybox, host_dir
         start_with(resources, pod, busybox, [pb.Mount(container_path=TARGET, host_path=str(missing))])
         return f"the container started, and the host path exists now: {missing.exists()}"
 
-    expect_refused(start_it, f"a mount of the missing host path {missing}")
+    expect_rpc_failure(start_it, what=f"a mount of the missing host path {missing}")
 
 
 @pytest.mark.contract("Mount.selinux_relabel", "Mount.status_echo")
@@ -144,7 +144,7 @@ def test_readonly_mount_leaves_submounts_writable(runtime, resources, pod, busyb
     requested = pb.Mount(container_path=TARGET, host_path=str(dir_with_submount), readonly=True)
     container = start_with(resources, pod, busybox, [requested])
     write_fails_read_only(runtime, container, f"{TARGET}/new")
-    inside.run(runtime, container, ["touch", f"{TARGET}/sub/new"])
+    exec_stdout(runtime, container, ["touch", f"{TARGET}/sub/new"])
     assert_echoed(runtime, container, requested)
 
 
@@ -175,9 +175,9 @@ def test_invalid_recursive_readonly_mount_is_refused(runtime, resources, privile
     make_mount_point(host_dir, MS_SHARED)  # so that propagation alone is valid
     requested = pb.Mount(container_path=TARGET, host_path=str(host_dir), readonly=readonly,
                          recursive_read_only=True, propagation=propagation)
-    expect_refused(lambda: start_with(resources, privileged_pod, busybox, [requested], privileged=True),
-                   f"a recursive read-only mount with readonly={readonly}, "
-                   f"propagation={pb.MountPropagation.Name(propagation)}")
+    expect_rpc_failure(lambda: start_with(resources, privileged_pod, busybox, [requested], privileged=True),
+                       what=f"a recursive read-only mount with readonly={readonly}, "
+                       f"propagation={pb.MountPropagation.Name(propagation)}")
 
 
 # --- propagation ---------------------------------------------------------------------------
@@ -204,7 +204,8 @@ def container_sees(runtime, container_id, marker: str) -> bool:
 
 def mount_in_container(runtime, container_id) -> str:
     marker = token()
-    inside.run(runtime, container_id, ["sh", "-c", f"mount -t tmpfs tmpfs {TARGET}/inner && touch {TARGET}/inner/{marker}"])
+    script = f"mount -t tmpfs tmpfs {TARGET}/inner && touch {TARGET}/inner/{marker}"
+    exec_stdout(runtime, container_id, ["sh", "-c", script])
     return marker
 
 
@@ -234,7 +235,8 @@ def test_private_propagation_isolates_both_sides(runtime, resources, privileged_
                                   pb.PROPAGATION_PRIVATE, privileged=True)
     marker = mount_on_host_after_start(propagation_dir)
     mount_in_container(runtime, container)
-    assert not container_sees(runtime, container, marker), "PRIVATE: a host mount made after start reached the container"
+    assert not container_sees(runtime, container, marker), (
+        "PRIVATE: a host mount made after start reached the container")
     assert propagation_dir / "inner" not in mount_points_under(propagation_dir), (
         "PRIVATE: a mount made in the container reached the host")
 

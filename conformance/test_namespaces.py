@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import pytest
 
 from cri_conformance.fixtures import inside
+from cri_conformance.fixtures.cri_helpers import expect_rpc_failure
 from cri_conformance.fixtures.host_side import host_namespace, listening_ports, listening_socket, \
     shared_memory_segment, shm_ids
 from cri_conformance.fixtures.linux import container_linux, namespaces, require_handler_feature, \
     require_runtime_feature, sandbox_linux
-from cri_conformance.fixtures.refusal import expect_refused
 from cri_conformance.proto import runtime_v1_pb2 as pb
 
 
@@ -116,7 +116,8 @@ def test_pod_network_namespace_is_the_sandboxs_not_the_hosts(runtime, pod_namesp
     container = pod_namespaces.container
     own = inside.namespace(runtime, container, "net")
     assert own != host_namespace("net"), "network=POD: the pod shares the host's netns"
-    assert sandbox_namespace(runtime, container, "net") == own, "network=POD: the container is not in its sandbox's netns"
+    assert sandbox_namespace(runtime, container, "net") == own, (
+        "network=POD: the container is not in its sandbox's netns")
     port, seen = host_listening_port_seen(runtime, container)
     assert not seen, f"network=POD: a port only the host listens on ({port}) is visible in the pod"
 
@@ -276,5 +277,5 @@ def test_user_namespace_with_host_network_where_advertised(runtime, resources, b
 ], ids=["mode-container", "mode-target", "two-uid-mappings", "root-not-mapped"])
 def test_invalid_user_namespace_request_is_refused(runtime, resources, cri_settings, options):
     require_handler_feature(runtime, cri_settings.runtime_handler, "user_namespaces", "user namespaces")
-    expect_refused(lambda: resources.run_pod(linux=sandbox_linux(namespace_options=namespaces(userns=options))).id,
-                   f"an invalid user namespace request ({options})")
+    linux = sandbox_linux(namespace_options=namespaces(userns=options))
+    expect_rpc_failure(lambda: resources.run_pod(linux=linux).id, what=f"an invalid user namespace request ({options})")

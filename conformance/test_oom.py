@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from cri_conformance.fixtures import inside
+from cri_conformance.fixtures.cri_helpers import container_status, exec_stdout, wait_container_state
 from cri_conformance.fixtures.linux import container_linux
 from cri_conformance.fixtures.polling import wait_for
 from cri_conformance.proto import runtime_v1_pb2 as pb
@@ -31,13 +31,8 @@ def pod(module_resources):
     return module_resources.run_pod()
 
 
-def container_status(runtime, container_id) -> pb.ContainerStatus:
-    return runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=container_id)).status
-
-
 def wait_exited(runtime, container_id) -> pb.ContainerStatus:
-    return wait_for(lambda: container_status(runtime, container_id), lambda s: s.state == pb.CONTAINER_EXITED,
-                    timeout=EXIT_TIMEOUT, what=f"container {container_id[:13]} to exit")
+    return wait_container_state(runtime, container_id, pb.CONTAINER_EXITED, timeout=EXIT_TIMEOUT)
 
 
 @pytest.mark.contract("ContainerStatus.reason_oomkilled", "ContainerStatus.exit_code_signal", "Res.memory_limit",
@@ -48,7 +43,7 @@ def test_memory_hog_is_oom_killed_with_reason_and_137(runtime, resources, pod, b
     hog = f"while [ ! -e {GO} ]; do sleep 0.02; done; exec dd if=/dev/zero of=/dev/null bs=20M count=10"
     container = resources.start_container(pod, image=busybox, command=["sh", "-c", hog],
                                           linux=container_linux(resources=limits))
-    inside.run(runtime, container, ["touch", GO])
+    exec_stdout(runtime, container, ["touch", GO])
     exited = wait_exited(runtime, container)
     assert exited.exit_code == 137, f"expected exit code 137 (SIGKILL), got {exited.exit_code} ({exited.reason})"
     status = wait_for(lambda: container_status(runtime, container), lambda s: s.reason == "OOMKilled",

@@ -17,6 +17,7 @@ import grpc
 import pytest
 
 from cri_conformance.fixtures import inside
+from cri_conformance.fixtures.cri_helpers import exec_stdout, expect_rpc_failure
 from cri_conformance.fixtures.linux import (
     OWN_PID,
     container_linux,
@@ -25,7 +26,6 @@ from cri_conformance.fixtures.linux import (
     user_id,
 )
 from cri_conformance.fixtures.linux_fixtures import host_dir  # noqa: F401
-from cri_conformance.fixtures.refusal import expect_refused
 from cri_conformance.proto import runtime_v1_pb2 as pb
 
 # Capabilities every runtime's default set leaves out (critest relies on these).
@@ -72,7 +72,7 @@ def expect_create_refused(resources, pod, image, what: str, **security) -> grpc.
         status = inside.process_status(resources.client.runtime, container_id, 1)
         return f"the container runs with Uid {status.fields.get('Uid')}, Gid {status.fields.get('Gid')}"
 
-    return expect_refused(create_and_start, what)
+    return expect_rpc_failure(create_and_start, what=what)
 
 
 def bridge_name() -> str:
@@ -96,7 +96,7 @@ def test_run_as_user_sets_every_uid_of_entrypoint_and_exec(runtime, resources, p
     container = start(resources, pod, busybox, run_as_user=user_id(1001))
     entrypoint, _ = statuses(runtime, container)
     assert entrypoint.uids == ALL_IDS(1001), f"expected Uid 1001 x4, got {entrypoint.fields['Uid']}"
-    assert inside.run(runtime, container, ["id", "-u"]).strip() == "1001"
+    assert exec_stdout(runtime, container, ["id", "-u"]).strip() == "1001"
 
 
 @pytest.mark.contract("SC.run_as_username", "ExecSync.security_context")
@@ -106,7 +106,7 @@ def test_run_as_username_is_resolved_in_the_image(runtime, resources, pod, busyb
     entrypoint, _ = statuses(runtime, container)
     assert entrypoint.uids == ALL_IDS(33), f"expected Uid 33 (www-data), got {entrypoint.fields['Uid']}"
     assert entrypoint.gids == ALL_IDS(33), f"expected the user's primary Gid 33, got {entrypoint.fields['Gid']}"
-    assert inside.run(runtime, container, ["id", "-nu"]).strip() == "www-data"
+    assert exec_stdout(runtime, container, ["id", "-nu"]).strip() == "www-data"
 
 
 @pytest.mark.contract("SC.run_as_username")
@@ -121,7 +121,7 @@ def test_run_as_group_sets_the_primary_gid(runtime, resources, pod, busybox):
     entrypoint, _ = statuses(runtime, container)
     assert entrypoint.uids == ALL_IDS(1001), f"Uid: {entrypoint.fields['Uid']}"
     assert entrypoint.gids == ALL_IDS(1002), f"expected Gid 1002 x4, got {entrypoint.fields['Gid']}"
-    assert inside.run(runtime, container, ["id", "-g"]).strip() == "1002"
+    assert exec_stdout(runtime, container, ["id", "-g"]).strip() == "1002"
 
 
 @pytest.mark.contract("SC.run_as_group", "SC.run_as_username", "SC.run_as_group_requires_user")
@@ -161,8 +161,8 @@ def test_run_as_group_without_a_user_is_refused(resources, pod, busybox):
 
 @pytest.mark.contract("SandboxSC.run_as_group_requires_user")
 def test_sandbox_run_as_group_without_a_user_is_refused(resources):
-    expect_refused(lambda: resources.run_pod(linux=sandbox_linux(run_as_group=user_id(1002))).id,
-                   "a sandbox run_as_group without run_as_user")
+    expect_rpc_failure(lambda: resources.run_pod(linux=sandbox_linux(run_as_group=user_id(1002))).id,
+                       what="a sandbox run_as_group without run_as_user")
 
 
 @pytest.mark.contract("SandboxSC.scope")
@@ -173,7 +173,8 @@ def test_sandbox_security_context_does_not_reach_containers(runtime, resources, 
     own = inside.process_status(runtime, container)
     assert sandbox_process.uids == ALL_IDS(65534), (
         f"the sandbox process should run as 65534; its Uid is {sandbox_process.fields['Uid']}")
-    assert own.uids == ALL_IDS(0), f"the container has no user of its own and should run as root, got {own.fields['Uid']}"
+    assert own.uids == ALL_IDS(0), (
+        f"the container has no user of its own and should run as root, got {own.fields['Uid']}")
 
 
 @pytest.mark.contract("SandboxSC.readonly_rootfs", "SandboxSC.scope")
@@ -185,7 +186,7 @@ def test_sandbox_readonly_rootfs_applies_to_the_sandbox_only(runtime, resources,
     result = inside.exec_sync(runtime, container, ["touch", f"/proc/1/root/{uuid.uuid4().hex}"])
     assert result.exit_code != 0 and "Read-only file system" in result.stderr, (
         f"the sandbox's root filesystem should be read-only: {result.describe()}")
-    inside.run(runtime, container, ["touch", "/written"])  # the container's own root stays writable
+    exec_stdout(runtime, container, ["touch", "/written"])  # the container's own root stays writable
 
 
 @pytest.mark.contract("SC.supplemental_groups", "SC.sgp_merge", "ExecSync.security_context")
@@ -194,8 +195,9 @@ def test_supplemental_groups_merge_with_the_image_groups(runtime, resources, pod
     container = start(resources, pod, busybox, run_as_user=user_id(1000), supplemental_groups=[1234, 5678])
     entrypoint, _ = statuses(runtime, container)
     assert {1234, 5678} <= entrypoint.groups, f"supplemental groups missing: Groups {entrypoint.fields['Groups']}"
-    groups = {int(g) for g in inside.run(runtime, container, ["id", "-G"]).split()}
-    assert groups == {1000, 100, 1234, 5678}, f"expected primary 1000, image group 100, 1234, 5678; got {sorted(groups)}"
+    groups = {int(g) for g in exec_stdout(runtime, container, ["id", "-G"]).split()}
+    assert groups == {1000, 100, 1234, 5678}, (
+        f"expected primary 1000, image group 100, 1234, 5678; got {sorted(groups)}")
 
 
 @pytest.mark.contract("SC.sgp_strict", "SC.sgp_feature", "ContainerStatus.user")
@@ -204,7 +206,7 @@ def test_strict_supplemental_groups_policy_ignores_the_image_groups(runtime, res
     container = start(resources, pod, busybox, run_as_user=user_id(1000), supplemental_groups=[1234],
                       supplemental_groups_policy=pb.Strict)
     statuses(runtime, container)
-    groups = {int(g) for g in inside.run(runtime, container, ["id", "-G"]).split()}
+    groups = {int(g) for g in exec_stdout(runtime, container, ["id", "-G"]).split()}
     assert groups == {1000, 1234}, f"Strict: expected only 1000 and 1234, got {sorted(groups)}"
     user = runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=container)).status.user.linux
     assert (user.uid, user.gid, sorted(user.supplemental_groups)) == (1000, 1000, [1000, 1234]), (
@@ -232,7 +234,7 @@ def host_devices() -> set[str]:
 
 
 def container_devices(runtime, container_id) -> set[str]:
-    return set(inside.run(runtime, container_id, ["ls", "/dev"]).split())
+    return set(exec_stdout(runtime, container_id, ["ls", "/dev"]).split())
 
 
 def device_cgroup_allows_all(runtime, container_id) -> bool | None:
@@ -262,7 +264,7 @@ def test_privileged_container_has_every_capability_device_and_writable_sys(runti
     absent = devices - container_devices(runtime, container)
     assert not absent, f"host devices missing from a privileged container's /dev: {sorted(absent)}"
     assert device_cgroup_allows_all(runtime, container) in (True, None), "privileged: the device cgroup restricts"
-    inside.run(runtime, container, ["brctl", "addbr", bridge_name()])  # needs NET_ADMIN
+    exec_stdout(runtime, container, ["brctl", "addbr", bridge_name()])  # needs NET_ADMIN
 
 
 @pytest.mark.contract("SC.not_privileged", "SC.default_caps")
@@ -290,7 +292,7 @@ def test_added_capability_is_effective_but_not_ambient(runtime, resources, pod, 
     for name in ("CapPrm", "CapEff", "CapBnd"):
         assert "NET_ADMIN" in sets[name], f"NET_ADMIN missing from {name}: {sorted(sets[name])}"
     assert "NET_ADMIN" not in sets["CapAmb"], f"NET_ADMIN must not be ambient: {sorted(sets['CapAmb'])}"
-    inside.run(runtime, container, ["brctl", "addbr", bridge_name()])
+    exec_stdout(runtime, container, ["brctl", "addbr", bridge_name()])
 
 
 @pytest.mark.contract("SC.caps_add")
@@ -306,7 +308,7 @@ def test_dropped_capability_is_gone_from_every_set(runtime, resources, pod, busy
     with_default = start(resources, pod, busybox)
     assert "NET_RAW" in inside.process_status(runtime, with_default, 1).capabilities("CapEff"), (
         "this check needs NET_RAW in the runtime's default set")
-    inside.run(runtime, with_default, ["ping", "-c", "1", "-W", "2", "127.0.0.1"])
+    exec_stdout(runtime, with_default, ["ping", "-c", "1", "-W", "2", "127.0.0.1"])
     container = start(resources, pod, busybox, capabilities=pb.Capability(drop_capabilities=["NET_RAW"]))
     entrypoint, _ = statuses(runtime, container)
     for name, names in capability_sets(entrypoint).items():
@@ -355,7 +357,7 @@ def test_readonly_rootfs_refuses_writes(runtime, resources, pod, busybox):
 @pytest.mark.contract("SC.readonly_rootfs")
 def test_writable_rootfs_accepts_writes(runtime, resources, pod, busybox):
     container = start(resources, pod, busybox, readonly_rootfs=False)
-    inside.run(runtime, container, ["touch", "/written"])
+    exec_stdout(runtime, container, ["touch", "/written"])
 
 
 @pytest.mark.contract("SC.masked_paths")
@@ -371,7 +373,7 @@ def test_readonly_path_refuses_writes(runtime, resources, pod, busybox):
     result = inside.exec_sync(runtime, container, ["touch", "/tmp/written"])
     assert result.exit_code != 0 and "Read-only file system" in result.stderr, (
         f"expected 'Read-only file system' under /tmp: {result.describe()}")
-    inside.run(runtime, container, ["touch", "/root/written"])  # the rest stays writable
+    exec_stdout(runtime, container, ["touch", "/root/written"])  # the rest stays writable
 
 
 # --- no_new_privs -----------------------------------------------------------------
@@ -390,7 +392,7 @@ def test_no_new_privs_bit(runtime, resources, pod, busybox, no_new_privs):
 def test_no_new_privs_decides_whether_setuid_gains_root(runtime, resources, pod, images, no_new_privs, euid):
     image = suite_image(images, "nonewprivs", "a setuid-root helper and /usr/local/bin/effective-uid")
     container = start(resources, pod, image, run_as_user=user_id(1000), no_new_privs=no_new_privs)
-    reported = inside.run(runtime, container, ["/usr/local/bin/effective-uid"]).strip()
+    reported = exec_stdout(runtime, container, ["/usr/local/bin/effective-uid"]).strip()
     assert reported == f"Effective uid: {euid}", (
         f"no_new_privs={no_new_privs}: a setuid-root program run by uid 1000 should end with euid {euid}: {reported!r}")
 
@@ -437,7 +439,7 @@ def test_empty_seccomp_profile_means_runtime_default(runtime, resources, pod, bu
 def test_unconfined_seccomp_installs_no_filter(runtime, resources, pod, busybox):
     container = start(resources, pod, busybox, seccomp=pb.SecurityProfile(profile_type=pb.SecurityProfile.Unconfined))
     assert seccomp_mode(runtime, container) == 0
-    inside.run(runtime, container, ["mkdir", "/tmp/made"])
+    exec_stdout(runtime, container, ["mkdir", "/tmp/made"])
 
 
 @pytest.mark.contract("SC.seccomp_localhost", "SC.caps_add")
@@ -472,7 +474,7 @@ def test_privileged_container_ignores_a_seccomp_profile(runtime, resources, priv
                       seccomp=pb.SecurityProfile(profile_type=pb.SecurityProfile.Localhost,
                                                  localhost_ref=mkdir_blocking_profile))
     assert seccomp_mode(runtime, container) == 0, "privileged: the seccomp profile should have no effect"
-    inside.run(runtime, container, ["mkdir", "/tmp/made"])
+    exec_stdout(runtime, container, ["mkdir", "/tmp/made"])
 
 
 @pytest.mark.contract("SandboxSC.seccomp_apparmor", "SandboxSC.seccomp_profile_path_deprecated")

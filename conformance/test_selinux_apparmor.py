@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from cri_conformance.fixtures import inside
+from cri_conformance.fixtures.cri_helpers import exec_stdout, expect_rpc_failure
 from cri_conformance.fixtures.linux import container_linux, sandbox_linux
 from cri_conformance.fixtures.linux_fixtures import host_dir  # noqa: F401
-from cri_conformance.fixtures.refusal import expect_refused
 from cri_conformance.proto import runtime_v1_pb2 as pb
 
 APPARMOR_ENABLED = Path("/sys/module/apparmor/parameters/enabled")
@@ -132,8 +132,8 @@ def test_apparmor_localhost_audit_profile_allows_writes(apparmor_profiles, runti
 def test_apparmor_profile_not_loaded_is_refused(apparmor_profiles, resources, pod, busybox, field):
     missing = f"cri-conformance-not-loaded-{uuid.uuid4().hex[:8]}"
     security = {"apparmor": localhost(missing)} if field == "apparmor" else {"apparmor_profile": f"localhost/{missing}"}
-    expect_refused(lambda: start(resources, pod, busybox, **security),
-                   f"a container under the AppArmor profile {missing}, which is not loaded")
+    expect_rpc_failure(lambda: start(resources, pod, busybox, **security),
+                       what=f"a container under the AppArmor profile {missing}, which is not loaded")
 
 
 @pytest.mark.contract("SC.apparmor_deprecated_field")
@@ -225,14 +225,15 @@ def test_selinux_options_set_the_process_label(runtime, resources, pod, busybox,
     container = start(resources, pod, busybox, selinux_options=option)
     label = current_label(runtime, container)
     assert label.endswith(expected), f"selinux_options {option}: process label {label!r}"
-    inside.run(runtime, container, ["touch", "/written"])
+    exec_stdout(runtime, container, ["touch", "/written"])
 
 
 @pytest.mark.contract("SC.selinux_options")
 @pytest.mark.usefixtures("selinux")
 def test_invalid_selinux_level_is_refused(resources, pod, busybox):
-    expect_refused(lambda: start(resources, pod, busybox, selinux_options=pb.SELinuxOption(level="s0,c4,c5")),
-                   "a container with the invalid SELinux level 's0,c4,c5'")
+    invalid = pb.SELinuxOption(level="s0,c4,c5")
+    expect_rpc_failure(lambda: start(resources, pod, busybox, selinux_options=invalid),
+                       what="a container with the invalid SELinux level 's0,c4,c5'")
 
 
 @pytest.mark.contract("Mount.selinux_relabel")
@@ -243,6 +244,6 @@ def test_relabelled_mount_is_usable_and_labelled(runtime, resources, pod, busybo
         pod, image=busybox, linux=container_linux(),
         mounts=[pb.Mount(container_path="/mnt/data", host_path=str(host_dir), selinux_relabel=True)])
     assert inside.read_file(runtime, container, "/mnt/data/file") == "relabel me"
-    inside.run(runtime, container, ["touch", "/mnt/data/written"])
+    exec_stdout(runtime, container, ["touch", "/mnt/data/written"])
     label = os.getxattr(host_dir / "file", "security.selinux").decode().strip("\x00")
     assert ":container_file_t:" in label, f"host file label after relabel: {label!r}"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cri_conformance.fixtures import inside
-from cri_conformance.fixtures.refusal import expect_refused
+from cri_conformance.fixtures.cri_helpers import expect_rpc_failure
 from cri_conformance.fixtures.linux import container_linux, sandbox_linux
 
 # Values that differ from the kernel defaults, so a pod that ignored them is caught.
@@ -48,5 +48,5 @@ def test_sysctl_outside_every_namespace_is_refused(resources):
     # kernel.panic is node-wide. Ask for the host's current value: even a
     # runtime that wrongly applies it changes nothing.
     current = Path(proc_path("kernel.panic")).read_text().strip()
-    expect_refused(lambda: resources.run_pod(linux=sandbox_linux(sysctls={"kernel.panic": current})).id,
-                   "kernel.panic, which no pod namespace isolates")
+    expect_rpc_failure(lambda: resources.run_pod(linux=sandbox_linux(sysctls={"kernel.panic": current})).id,
+                       what="kernel.panic, which no pod namespace isolates")

@@ -6,11 +6,9 @@ import os
 import socket
 from pathlib import Path
 
-import grpc
 import pytest
 
 from cri_conformance.fixtures import host_side, inside
-from cri_conformance.fixtures.refusal import expect_refused
 
 STATUS = """\
 Name:\tsh
@@ -99,18 +97,3 @@ def test_scratch_directory_unmounts_what_was_mounted(tmp_path):
         assert path / "sub" in host_side.mount_points_under(path)
     assert not path.exists()
     assert host_side.mount_points_under(tmp_path) == []
-
-
-class FakeRpcError(grpc.RpcError):
-    pass
-
-
-def test_expect_refused_returns_the_error_and_fails_on_success():
-    error = FakeRpcError()
-
-    def refuse():
-        raise error
-
-    assert expect_refused(refuse, "x") is error
-    with pytest.raises(AssertionError, match="expected an error for y, but it succeeded: it ran"):
-        expect_refused(lambda: "it ran", "y")

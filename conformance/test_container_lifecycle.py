@@ -119,7 +119,7 @@ def test_start_makes_it_running_with_ordered_timestamps(runtime, resources, pod,
 @pytest.mark.contract("StartContainer.unknown")
 def test_start_of_unknown_container_fails(runtime):
     expect_rpc_failure(runtime.StartContainer, pb.StartContainerRequest(container_id=unknown_id()),
-                           what="StartContainer of an unknown ID")
+                       what="StartContainer of an unknown ID")
 
 
 @pytest.mark.contract("StartContainer.not_created", "State.lifecycle")
@@ -131,7 +131,7 @@ def test_start_of_running_or_exited_container_fails_and_changes_nothing(runtime,
     for container_id in (running, exited):
         before = container_status(runtime, container_id)
         expect_rpc_failure(runtime.StartContainer, pb.StartContainerRequest(container_id=container_id),
-                               what=f"StartContainer of a {state_name(before.state)} container")
+                           what=f"StartContainer of a {state_name(before.state)} container")
         after = container_status(runtime, container_id)
         assert (after.state, after.started_at) == (before.state, before.started_at), (
             f"a refused start changed the container: {state_name(before.state)} started {before.started_at} -> "
@@ -316,7 +316,7 @@ def test_second_container_with_the_same_name_and_attempt_is_rejected(runtime, re
     config = resources.container_config(busybox, attempt=1)
     first = resources.create_container(pod, config)
     expect_rpc_failure(resources.create_container, pod, config,
-                           what="CreateContainer with the (name, attempt) of an existing container in the sandbox")
+                       what="CreateContainer with the (name, attempt) of an existing container in the sandbox")
     same = [c.id for c in list_containers(runtime, pod_sandbox_id=pod.id) if c.metadata == config.metadata]
     assert same == [first], f"containers with metadata {config.metadata}: {same}"
 
@@ -325,7 +325,7 @@ def test_second_container_with_the_same_name_and_attempt_is_rejected(runtime, re
 def test_create_in_an_unknown_sandbox_fails(resources, pod, busybox):
     missing = dataclasses.replace(pod, id=unknown_id())
     expect_rpc_failure(resources.create_container, missing, image=busybox,
-                           what="CreateContainer in a sandbox that does not exist")
+                       what="CreateContainer in a sandbox that does not exist")
 
 
 @pytest.mark.contract("CreateContainer.image_local")
@@ -334,6 +334,6 @@ def test_create_with_an_image_not_in_the_store_fails_without_pulling(image_servi
     registry = busybox.rsplit("/", 1)[0] if "/" in busybox else "cri-conformance.test"
     absent = f"{registry}/cri-conformance-absent:never"
     expect_rpc_failure(resources.create_container, pod, image=absent,
-                           what=f"CreateContainer with {absent}, which is not in the image store")
+                       what=f"CreateContainer with {absent}, which is not in the image store")
     found = image_service.ImageStatus(pb.ImageStatusRequest(image=pb.ImageSpec(image=absent)))
     assert not found.HasField("image"), f"CreateContainer pulled {absent}: {found.image.id}"

@@ -196,7 +196,7 @@ def test_unknown_handler_is_rejected_and_leaves_nothing(runtime, resources):
     marker = {"cri-conformance.io/case": uuid.uuid4().hex}
     config = resources.pod_config(labels=marker)
     err = expect_rpc_failure(resources.run_pod, config, handler="cri-conformance-no-such-handler",
-                                 what="RunPodSandbox with an unknown runtime handler")
+                             what="RunPodSandbox with an unknown runtime handler")
     assert err.code() != grpc.StatusCode.UNAVAILABLE, f"the runtime went away: {err.details()}"
     left = list_sandboxes(runtime, label_selector=marker)
     assert left == [], f"the rejected RunPodSandbox left sandboxes behind: {[p.id for p in left]}"
@@ -205,7 +205,7 @@ def test_unknown_handler_is_rejected_and_leaves_nothing(runtime, resources):
 @pytest.mark.contract("RunPodSandbox.metadata_identity")
 def test_second_sandbox_with_the_same_metadata_is_rejected(runtime, ready_pod, resources):
     expect_rpc_failure(resources.run_pod, ready_pod.config,
-                           what="RunPodSandbox with the metadata of a sandbox that still exists")
+                       what="RunPodSandbox with the metadata of a sandbox that still exists")
     state = sandbox_status(runtime, ready_pod.id).state
     assert state == pb.SANDBOX_READY, f"the first sandbox is {sandbox_state_name(state)} after the duplicate"
     same = [p.id for p in list_sandboxes(runtime, label_selector=dict(ready_pod.config.labels))
@@ -291,7 +291,7 @@ def test_no_container_can_be_created_in_a_stopped_sandbox(stopped_pod, resources
     pod = stopped_pod.pod
     # The factory records a container it did create, so it is removed either way.
     expect_rpc_failure(resources.create_container, pod, image=busybox,
-                           what="CreateContainer in a stopped sandbox")
+                       what="CreateContainer in a stopped sandbox")
 
 
 @pytest.mark.contract("PodSandboxStatus.container_statuses")

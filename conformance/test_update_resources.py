@@ -79,7 +79,7 @@ def test_update_that_cannot_be_applied_changes_nothing(runtime, limited):
     # A valid memory limit together with CPUs no host has: the whole update must fail.
     impossible = pb.LinuxContainerResources(memory_limit_in_bytes=128 << 20, cpuset_cpus="1023")
     expect_rpc_failure(update, runtime, limited, impossible,
-                           what="UpdateContainerResources with cpuset_cpus=1023, which no CPU matches")
+                       what="UpdateContainerResources with cpuset_cpus=1023, which no CPU matches")
     assert wait_container_state(runtime, limited, pb.CONTAINER_RUNNING, timeout=2)
     got = memory_limit_in_cgroup(runtime, limited)
     assert got == INITIAL.memory_limit_in_bytes, (

@@ -53,9 +53,10 @@ def test_drawn_container_configs_are_safe(config):
 def test_drawn_pull_references_only_name_allowed_hosts(data):
     target = PullImageTarget()
     target.hosts, target.paths, target.tags = HOSTS, ["busybox"], ["1.0"]
-    target.digests = ["sha256:" + "b" * 64]
+    target.digests, target.protected = ["sha256:" + "b" * 64], frozenset({"remove", "pull"})
     reference = data.draw(target.references())
     assert pull_reference_problems(reference, HOSTS) == [], reference
+    assert not target.touches_protected(reference), reference
 
 
 @DRAWS

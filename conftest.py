@@ -1,0 +1,27 @@
+"""Fixtures for the project's own tests (tests/): not part of the installed suite.
+
+The integration tests need a real runtime: `local_runtime` brings up the
+embedded local containerd once per session in its own work directory and
+takes it down afterwards (set CRI_CONFORMANCE_KEEP_LOCAL=1 to keep it up
+between runs while developing).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+TEST_WORKDIR = Path(os.environ.get("CRI_CONFORMANCE_TEST_WORKDIR", "/var/tmp/cri-conformance/project-tests"))
+
+
+@pytest.fixture(scope="session")
+def local_runtime():
+    from cri_conformance.fixtures.local import LocalRuntime
+
+    runtime = LocalRuntime(workdir=TEST_WORKDIR, name="project-tests")
+    runtime.up(progress=lambda line: print(f"[local] {line}"))
+    yield runtime
+    if not os.environ.get("CRI_CONFORMANCE_KEEP_LOCAL"):
+        runtime.down(progress=lambda line: print(f"[local] {line}"))

@@ -1,0 +1,42 @@
+"""Process identity and stopping by PID (with a throwaway `sleep`)."""
+
+import signal
+
+from cri_conformance.fixtures.local import processes
+from cri_conformance.fixtures.local.processes import ProcessRecord
+from cri_conformance.fixtures.local.waiting import wait_until
+
+
+def test_spawn_identify_and_stop(tmp_path):
+    record, _ = processes.spawn_detached(["sleep", "60"], tmp_path / "log", tmp_path)
+    assert processes.is_running(record)
+    assert ProcessRecord.from_json(record.to_json()) == record
+    # A record with another start time is a different process: never signalled.
+    impostor = ProcessRecord(record.pid, record.start_time + 1)
+    assert not processes.is_running(impostor)
+    assert processes.signal_pid(impostor, signal.SIGTERM) is False
+    assert processes.is_running(record)
+    assert processes.stop_process(record, grace=5) == "stopped"
+    assert not processes.is_running(record)
+    assert processes.stop_process(record) == "not running"
+
+
+def test_stop_escalates_to_sigkill(tmp_path):
+    # A shell that ignores SIGTERM, and says so once the trap is in place.
+    ready = tmp_path / "ready"
+    record, _ = processes.spawn_detached(
+        ["sh", "-c", f"trap '' TERM; touch {ready}; while :; do sleep 0.05; done"], tmp_path / "log", tmp_path
+    )
+    wait_until(ready.exists, 10, "the test shell to set its trap")
+    assert processes.stop_process(record, grace=0.3) == "killed"
+
+
+def test_pids_with_argument_matches_whole_arguments(tmp_path):
+    marker = str(tmp_path / "unique-marker.sock")
+    # The marker is the shell's $0; the trailing ":" keeps sh from exec-ing sleep.
+    record, _ = processes.spawn_detached(["sh", "-c", "sleep 60; :", marker], tmp_path / "log", tmp_path)
+    try:
+        assert processes.pids_with_argument(marker) == [record.pid]
+        assert processes.pids_with_argument(marker[:-2]) == []
+    finally:
+        processes.stop_process(record)

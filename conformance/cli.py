@@ -4,6 +4,8 @@
     cri-conformance local up|down|status
     cri-conformance cleanup [--runtime-endpoint EP]
     cri-conformance contracts
+    cri-conformance selftest [--local | --runtime-endpoint EP] [--fault NAME]
+    cri-conformance proxy --runtime-endpoint EP --listen PATH --fault NAME
 
 Errors the user can act on (bad endpoint, runtime not running) are one line
 on stderr and exit status 2, never a traceback.
@@ -156,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     contracts.add_argument("--format", choices=["text", "markdown", "json"], default="text")
     contracts.add_argument("--uncovered", action="store_true", help="only contracts no test checks")
     contracts.set_defaults(func=cmd_contracts)
+
+    from cri_conformance.selftest.command import add_proxy_parser, add_selftest_parser
+
+    add_selftest_parser(commands)
+    add_proxy_parser(commands)
     return parser
 
 

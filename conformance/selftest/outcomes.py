@@ -8,8 +8,9 @@ It appends JSON lines to the file named by $CRI_SELFTEST_RECORD:
   passed, failed, error, skipped, xfailed or xpassed.
 
 A test's KEY is its node ID with the file part made relative to the suite
-package (`test_pod_sandbox.py::test_x[param]`), so runs that pytest roots in
-different directories still agree on names. Without the variable the plugin
+package (`test_pod_sandbox.py::test_x[param]`) and without xdist's "@group"
+suffix, so runs rooted in different directories, with or without xdist,
+agree on names. Without the variable the plugin
 does nothing.
 """
 
@@ -28,8 +29,17 @@ PACKAGE_DIR = Path(cri_conformance.__file__).resolve().parent
 MESSAGE_LIMIT = 400
 
 
+def without_xdist_group(nodeid: str) -> str:
+    """The node ID without the "@group" that xdist's loadgroup mode appends."""
+    head, sep, last = nodeid.rpartition("::")
+    tail = last[last.rfind("]") + 1:] if "[" in last else last  # "@" inside [params] belongs to the ID
+    if "@" in tail:
+        last = last[: len(last) - len(tail) + tail.index("@")]
+    return head + sep + last
+
+
 def suite_key(rootpath: Path, nodeid: str) -> str:
-    file_part, _, rest = nodeid.partition("::")
+    file_part, _, rest = without_xdist_group(nodeid).partition("::")
     path = (rootpath / file_part).resolve()
     try:
         file_part = path.relative_to(PACKAGE_DIR).as_posix()

@@ -21,13 +21,14 @@ LABELS = {
 
 
 def text(result: SelftestResult, endpoint: str) -> str:
-    lines = [f"mutation self-test of the suite against {endpoint}"]
+    lines = [f"mutation self-test of the suite against {result.runtime or 'the runtime'} at {endpoint}"]
     if result.clean is not None:
         same = "" if result.direct is None else (
             "same outcome as the direct run for every test" if not result.differences
             else f"{len(result.differences)} tests differ from the direct run")
         lines.append(f"clean run through the proxy: {result.clean.tally()}; {same}".rstrip("; "))
     lines += [f"  PROXY CHANGED {line}" for line in result.differences]
+    lines += [f"  FLAKY (agreed when run again) {line}" for line in result.flaky]
     if result.problem:
         lines.append(f"cannot judge the faults: {result.problem}")
     verdicts = sorted(result.verdicts, key=lambda v: (ORDER.index(v.status), v.fault.name))
@@ -62,7 +63,9 @@ def as_json(result: SelftestResult, endpoint: str) -> dict:
         "passed": result.passed,
         "problem": result.problem,
         "tests": len(result.tests),
+        "runtime": result.runtime,
         "proxy_differences": result.differences,
+        "flaky_differences": result.flaky,
         "score": {"killed": total.killed, "right_test": total.right_test, "run": total.run,
                   "percent": round(total.percent, 1)},
         "timings": {name: round(seconds, 2) for name, seconds in result.timings.items()},

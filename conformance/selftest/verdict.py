@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from cri_conformance.fixtures.proxy import Fault
+from cri_conformance.known_failures import version_in_range
 from cri_conformance.selftest.plan import NO_TEST, UNTESTABLE, FaultPlan
 from cri_conformance.selftest.runner import RunResult
 
@@ -55,13 +56,31 @@ class Verdict:
         return self.status in FAILS_SELFTEST
 
 
-def load_accepted(path: Path | None = None) -> dict[str, str]:
-    """Fault name -> why the suite is allowed not to catch it."""
+@dataclass(frozen=True)
+class AcceptedSurvivor:
+    fault: str
+    reason: str
+    runtime: str = ""  # only for this runtime (Version.runtime_name); empty: any
+    versions: str = ""  # and these versions, e.g. ">=1.6, <1.7" (see known_failures.py)
+
+    def applies_to(self, runtime: str, version: str) -> bool:
+        if self.runtime and self.runtime != runtime:
+            return False
+        return not self.versions or version_in_range(version, self.versions)
+
+
+def load_accepted(path: Path | None = None) -> list[AcceptedSurvivor]:
+    """The accepted survivors: the shipped list, or the one in `path`."""
     if path is None:
         text = resources.files("cri_conformance").joinpath("data", "selftest-accepted.toml").read_text("utf-8")
     else:
         text = Path(path).read_text(encoding="utf-8")
-    return {entry["fault"]: entry["reason"] for entry in tomllib.loads(text).get("accepted", [])}
+    return [AcceptedSurvivor(**entry) for entry in tomllib.loads(text).get("accepted", [])]
+
+
+def accepted_for(entries: list[AcceptedSurvivor], runtime: str, version: str) -> dict[str, str]:
+    """Fault name -> why the suite may miss it on this runtime."""
+    return {entry.fault: entry.reason for entry in entries if entry.applies_to(runtime, version)}
 
 
 def judge(plan: FaultPlan, run: RunResult | None, hits: int, crashes: list[str],

@@ -40,6 +40,7 @@ def test_clean_run_through_the_proxy_matches_the_direct_run(selftest):
 
 @pytest.mark.timeout(1200)
 def test_every_fault_a_test_can_see_is_caught(selftest):
+    assert not selftest.problem, selftest.problem
     failing = [f"{v.fault.name}: {v.status}: {v.detail}" for v in selftest.verdicts if v.fails_selftest]
     assert failing == [], "\n".join(failing)
     total = score(selftest.verdicts)

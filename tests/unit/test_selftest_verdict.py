@@ -6,9 +6,10 @@ import threading
 import time
 from pathlib import Path
 
-from cri_conformance.fixtures.proxy import Fault
-from cri_conformance.selftest.engine import Lanes, compare
+from cri_conformance.fixtures.proxy import Fault, catalogue
+from cri_conformance.selftest.engine import Lanes, compare, lane_socket
 from cri_conformance.selftest.plan import NO_TEST, UNTESTABLE, plan_faults
+from cri_conformance.selftest.outcomes import PACKAGE_DIR, suite_key
 from cri_conformance.selftest.runner import Outcome, RunResult, SuiteTest
 from cri_conformance.selftest.verdict import (
     ACCEPTED,
@@ -17,6 +18,8 @@ from cri_conformance.selftest.verdict import (
     ELSEWHERE,
     RUN_ERROR,
     SURVIVED,
+    AcceptedSurvivor,
+    accepted_for,
     judge,
     load_accepted,
     score,
@@ -127,9 +130,24 @@ def test_compare_lists_tests_whose_outcome_the_proxy_changed():
                            f"{STOP_TWICE.key}: direct passed, through the proxy failed"]
 
 
-def test_shipped_accepted_list_gives_a_reason_for_every_entry():
-    for name, reason in load_accepted().items():
-        assert len(reason) > 20, name
+def test_shipped_accepted_list_names_real_faults_with_reasons():
+    faults = catalogue()
+    for entry in load_accepted():
+        assert entry.fault in faults, entry.fault
+        assert len(entry.reason) > 20, entry.fault
+
+
+def test_accepted_entries_can_be_limited_to_a_runtime_version():
+    entries = [AcceptedSurvivor("a", "any runtime"), AcceptedSurvivor("b", "old containerd", "containerd", "<1.7"),
+               AcceptedSurvivor("c", "cri-o only", "cri-o")]
+    assert accepted_for(entries, "containerd", "1.6.20~ds1") == {"a": "any runtime", "b": "old containerd"}
+    assert accepted_for(entries, "containerd", "1.7.2") == {"a": "any runtime"}
+
+
+def test_xdist_group_suffix_is_not_part_of_a_test_key():
+    assert suite_key(PACKAGE_DIR, "test_pod.py::test_x@pods") == "test_pod.py::test_x"
+    assert suite_key(PACKAGE_DIR, "test_pod.py::test_x[ref@sha256:1]@pods") == "test_pod.py::test_x[ref@sha256:1]"
+    assert suite_key(PACKAGE_DIR, "test_pod.py::test_x[ref@sha256:1]") == "test_pod.py::test_x[ref@sha256:1]"
 
 
 def test_lanes_keep_runs_of_one_xdist_group_apart():
@@ -174,3 +192,15 @@ def test_lanes_run_an_exclusive_run_alone():
         thread.join(5)
     assert all(count == 1 for exclusive, count in seen if exclusive), seen
     assert max(count for _, count in seen) <= 2
+
+
+def test_lane_socket_keeps_the_runtime_socket_name_and_its_neighbours(tmp_path):
+    runtime_dir, sockets = tmp_path / "instance", tmp_path / "sockets"
+    runtime_dir.mkdir()
+    sockets.mkdir()
+    (runtime_dir / "registry-auth.json").write_text("{}")
+    (runtime_dir / "logs").mkdir()
+    path = lane_socket(sockets, 0, f"unix://{runtime_dir}/containerd.sock")
+    assert path == sockets / "lane0" / "containerd.sock"
+    assert (path.parent / "registry-auth.json").resolve() == runtime_dir / "registry-auth.json"
+    assert not (path.parent / "logs").exists()

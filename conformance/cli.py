@@ -1,9 +1,12 @@
 """The `cri-conformance` command.
 
     cri-conformance run [--local | --runtime-endpoint EP] [-- PYTEST ARGS]
+    cri-conformance run --runtime NAME=EP --runtime NAME2=EP2 [-- PYTEST ARGS]
+    cri-conformance compare REPORT.xml REPORT2.xml ...
+    cri-conformance gate --baseline OLD.xml NEW.xml
     cri-conformance local up|down|status
     cri-conformance cleanup [--runtime-endpoint EP]
-    cri-conformance contracts
+    cri-conformance contracts [--format text|markdown|json|html]
     cri-conformance selftest [--local | --runtime-endpoint EP] [--fault NAME]
     cri-conformance proxy --runtime-endpoint EP --listen PATH --fault NAME
 
@@ -35,6 +38,8 @@ def default_workers() -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
+    if args.runtimes:
+        return cmd_run_several(args)
     local = None
     endpoint = args.runtime_endpoint
     if args.local:
@@ -62,6 +67,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         if local is not None and started_here and not args.keep_local:
             local.down(progress=print)
+
+
+def cmd_run_several(args: argparse.Namespace) -> int:
+    from cri_conformance import multi_run
+
+    if args.local or args.runtime_endpoint or args.image_endpoint or args.runtime_handler or args.runtime_name:
+        return _die("--runtime NAME=ENDPOINT[,handler=H] carries the endpoint, handler and name of each runtime; "
+                    "it excludes --local, --runtime-endpoint, --image-endpoint, --runtime-handler and --runtime-name")
+    options = multi_run.RunOptions(Path(args.report_dir), args.workers, args.keyword, args.pytest_args)
+    return multi_run.run_and_compare(args.runtimes, options)
+
+
+# --- compare and gate --------------------------------------------------------
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from cri_conformance import compare
+
+    return compare.main(args)
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from cri_conformance import gate
+
+    return gate.main(args)
 
 
 # --- local -----------------------------------------------------------------
@@ -141,8 +170,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-n", "--workers", type=int, default=default_workers(),
                      help=f"parallel test processes (default: {default_workers()})")
     run.add_argument("-k", dest="keyword", help="only tests matching this pytest -k expression")
+    run.add_argument("--runtime", dest="runtimes", action="append", metavar="NAME=ENDPOINT[,handler=H]",
+                     help="test several runtimes (repeat the option); writes REPORT_DIR/NAME.xml for each and "
+                          "their comparison (comparison.md, .html, .json)")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     run.set_defaults(func=cmd_run)
+
+    from cri_conformance import compare as compare_module, gate as gate_module
+
+    compare = commands.add_parser("compare", help="compare the JUnit reports of several runtimes side by side",
+                                  description="Every test with each runtime's outcome, differences first.")
+    compare_module.add_arguments(compare)
+    compare.set_defaults(func=cmd_compare)
+
+    gate = commands.add_parser("gate", help="fail when a test that passed on the baseline report does not pass now",
+                               description=gate_module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    gate_module.add_arguments(gate)
+    gate.set_defaults(func=cmd_gate)
 
     local = commands.add_parser("local", help="manage the embedded local runtime (containerd + registry)")
     local.add_argument("action", choices=["up", "down", "status"])
@@ -155,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.set_defaults(func=cmd_cleanup)
 
     contracts = commands.add_parser("contracts", help="list catalogue contracts and the tests that check them")
-    contracts.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    contracts.add_argument("--format", choices=["text", "markdown", "json", "html"], default="text")
     contracts.add_argument("--uncovered", action="store_true", help="only contracts no test checks")
     contracts.set_defaults(func=cmd_contracts)
 
@@ -167,9 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from cri_conformance.fixtures.local import LocalRuntimeError
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except LocalRuntimeError as err:
+        return _die(f"local runtime: {err}")
     except KeyboardInterrupt:
         return _die("interrupted")
 

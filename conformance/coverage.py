@@ -81,6 +81,11 @@ def main(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps([asdict(r) for r in rows], indent=1))
         return 0
+    if args.format == "html":
+        from cri_conformance.render_html import coverage_page
+
+        print(coverage_page(rows, summary(coverage_rows() if args.uncovered else rows)), end="")
+        return 0
     if args.format == "markdown":
         print("| contract | level | platform | tests / reason |\n|---|---|---|---|")
         for r in rows:

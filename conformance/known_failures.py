@@ -57,10 +57,12 @@ class KnownFailure:
     reason: str
     link: str = ""
 
-    def applies_to(self, nodeid: str, runtime: str, version: str) -> bool:
-        base = nodeid.split("[", 1)[0]
+    def applies_to(self, test_id: str, runtime: str, version: str) -> bool:
+        """test_id is 'test_file.py::test_name[param]'; an entry without a
+        parameter matches every parametrization."""
+        base = test_id.split("[", 1)[0]
         return (
-            (nodeid.endswith(self.test) or base.endswith(self.test))
+            (test_id.endswith(self.test) or base.endswith(self.test))
             and runtime == self.runtime
             and version_in_range(version, self.versions)
         )

@@ -49,6 +49,11 @@ OPTIONS = (
     Option("--work-dir", "CRI_CONFORMANCE_WORK_DIR",
            "host directory for pod logs and mount sources; the runtime must see the same path",
            "/var/tmp/cri-conformance/runs"),
+    Option("--streaming-base-url", "CRI_STREAMING_BASE_URL",
+           "base URL (http[s]://host:port) for relative Exec/Attach/PortForward URLs (default: none)"),
+    Option("--streaming-tls-insecure", "CRI_STREAMING_TLS_INSECURE",
+           "set to 1 to skip verifying the streaming server's TLS certificate"),
+    Option("--streaming-ca-file", "CRI_STREAMING_CA_FILE", "CA bundle that signed the streaming server's certificate"),
 )
 
 

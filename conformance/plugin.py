@@ -66,6 +66,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SUITE_KEY] = suite_selected(config)
     if not config.stash[SUITE_KEY] or config.option.collectonly:
         return
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"  # honour xdist_group marks (tests that must not overlap)
     # xdist workers inherit the environment: all share one run ID.
     os.environ[RUN_ID_ENV] = settings.run_id
     try:
@@ -118,12 +120,19 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         apply_known_failures(config, items)
 
 
+def module_relative_id(item: pytest.Item) -> str:
+    """'test_file.py::Class::test[param]': stable wherever the suite is installed
+    (node IDs are relative to the rootdir, which may not contain the package)."""
+    names = [node.name for node in item.listchain() if isinstance(node, (pytest.Class, pytest.Function))]
+    return "::".join([item.path.name, *names])
+
+
 def apply_known_failures(config: pytest.Config, items: list[pytest.Item]) -> None:
     rut = config.stash[RUNTIME_KEY]
     profile = known_failures.load_profile(config.stash[SETTINGS_KEY].known_failures)
     for item in items:
         for entry in profile:
-            if entry.applies_to(item.nodeid, rut.name, rut.runtime_version):
+            if entry.applies_to(module_relative_id(item), rut.name, rut.runtime_version):
                 reason = f"known failure of {entry.runtime} {entry.versions}: {entry.reason}"
                 if entry.link:
                     reason += f" ({entry.link})"

@@ -1,7 +1,6 @@
 """Pod network choices: bridge names, free subnets, CNI config."""
 
 import ipaddress
-from pathlib import Path
 
 import pytest
 

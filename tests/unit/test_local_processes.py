@@ -4,7 +4,7 @@ import signal
 
 from cri_conformance.fixtures.local import processes
 from cri_conformance.fixtures.local.processes import ProcessRecord
-from cri_conformance.fixtures.local.waiting import wait_until
+from cri_conformance.fixtures.polling import wait_for
 
 
 def test_spawn_identify_and_stop(tmp_path):
@@ -27,7 +27,7 @@ def test_stop_escalates_to_sigkill(tmp_path):
     record, _ = processes.spawn_detached(
         ["sh", "-c", f"trap '' TERM; touch {ready}; while :; do sleep 0.05; done"], tmp_path / "log", tmp_path
     )
-    wait_until(ready.exists, 10, "the test shell to set its trap")
+    wait_for(ready.exists, timeout=10, what="the test shell setting its trap")
     assert processes.stop_process(record, grace=0.3) == "killed"
 
 
@@ -40,3 +40,4 @@ def test_pids_with_argument_matches_whole_arguments(tmp_path):
         assert processes.pids_with_argument(marker[:-2]) == []
     finally:
         processes.stop_process(record)
+

@@ -1,45 +1,13 @@
-"""Small pure helpers: the protobuf wire codec, mountinfo parsing, the state file, ELF checks."""
+"""Small pure helpers: mountinfo parsing, the state file, the instance lock, ELF checks."""
 
 import sys
 from pathlib import Path
 
 import pytest
 
-from cri_conformance.fixtures.local import mounts, packages, protowire, state
+from cri_conformance.fixtures.local import mounts, packages, state
+from cri_conformance.fixtures.local.errors import LocalRuntimeError
 from cri_conformance.fixtures.local.packages import Requirement
-
-
-def test_protowire_round_trip():
-    message = {
-        1: {1: "name", 2: "uid", 4: 3},
-        2: "runc",
-        3: ["a", "b"],
-        5: True,
-        6: -1,
-        7: protowire.StringMap({"k2": "v2", "k1": "v1"}),
-        8: b"\x00\x01",
-    }
-    decoded = protowire.decode(protowire.encode(message))
-    nested = protowire.decode(protowire.first(decoded, 1))
-    assert protowire.text(nested, 1) == "name" and protowire.first(nested, 4) == 3
-    assert protowire.text(decoded, 2) == "runc"
-    assert decoded[3] == [b"a", b"b"]
-    assert protowire.first(decoded, 5) == 1
-    assert protowire.first(decoded, 6) == (1 << 64) - 1
-    assert protowire.string_map(decoded, 7) == {"k1": "v1", "k2": "v2"}
-    assert protowire.first(decoded, 8) == b"\x00\x01"
-
-
-def test_protowire_known_bytes():
-    # Field 1, varint 150: the protobuf documentation's classic example.
-    assert protowire.encode({1: 150}) == b"\x08\x96\x01"
-    assert protowire.encode({2: "testing"}) == b"\x12\x07testing"
-    assert protowire.encode({}) == b""
-
-
-def test_protowire_rejects_truncated_input():
-    with pytest.raises(ValueError):
-        protowire.decode(b"\x12\x07test")
 
 
 MOUNTINFO = """\
@@ -75,7 +43,7 @@ def test_state_file_round_trip(tmp_path):
 def test_instance_lock_is_exclusive(tmp_path):
     lock = tmp_path / "w" / ".lock"
     with state.instance_lock(lock):
-        with pytest.raises(Exception, match="timed out"):
+        with pytest.raises(LocalRuntimeError, match="instance lock .* not reached within 0.2s"):
             with state.instance_lock(lock, timeout=0.2):
                 pass
     with state.instance_lock(lock, timeout=1):

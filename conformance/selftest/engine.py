@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import os
-import queue
 import stat
 import tempfile
 import threading
@@ -71,37 +70,47 @@ class SelftestResult:
 
 
 class Lanes:
-    """At most `jobs` runs at once; runs sharing an xdist group, or serial ones, never overlap."""
+    """Hands out fault runs to `jobs` lanes: runs sharing an xdist group never
+    overlap and a serial run goes alone, as within one xdist run. A lane takes
+    the first waiting run that fits, so one blocked run does not idle a lane."""
 
-    def __init__(self, jobs: int):
+    def __init__(self, plans: list[FaultPlan], jobs: int):
         self.jobs = jobs
+        self._pending = list(plans)
         self._condition = threading.Condition()
         self._groups: Counter = Counter()
         self._running = 0
         self._exclusive = False
 
-    def _free(self, groups: set[str], exclusive: bool) -> bool:
+    def _fits(self, plan: FaultPlan) -> bool:
         if self._exclusive or self._running >= self.jobs:
             return False
-        if exclusive:
+        if plan.exclusive:
             return self._running == 0
-        return not any(self._groups[group] for group in groups)
+        return not any(self._groups[group] for group in plan.groups)
 
-    @contextmanager
-    def slot(self, groups: set[str], exclusive: bool):
+    def next(self) -> FaultPlan | None:
+        """The next run for a lane (waiting until one fits), or None when all are handed out."""
         with self._condition:
-            self._condition.wait_for(lambda: self._free(groups, exclusive))
-            self._running += 1
-            self._exclusive = exclusive
-            self._groups.update(groups)
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._running -= 1
-                self._exclusive = False
-                self._groups.subtract(groups)
-                self._condition.notify_all()
+            while self._pending:
+                for plan in self._pending:
+                    if self._fits(plan):
+                        self._pending.remove(plan)
+                        self._running += 1
+                        self._exclusive = plan.exclusive
+                        self._groups.update(plan.groups)
+                        return plan
+                    if plan.exclusive:
+                        break  # nothing overtakes a serial run, or it could wait forever
+                self._condition.wait()
+            return None
+
+    def done(self, plan: FaultPlan) -> None:
+        with self._condition:
+            self._running -= 1
+            self._exclusive = False
+            self._groups.subtract(plan.groups)
+            self._condition.notify_all()
 
 
 def lane_socket(sockets: Path, lane: int, runtime_endpoint: str) -> Path:
@@ -146,13 +155,13 @@ def run_selftest(config: SelftestConfig, progress: Callable[[str], None] = print
     )
     with ExitStack() as stack:
         sockets = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cri-selftest-")))
-        proxies: queue.Queue[FaultProxy] = queue.Queue()
+        lane_proxies = []
         for lane in range(max(1, config.jobs)):
             proxy = FaultProxy(config.runtime_endpoint, lane_socket(sockets, lane, config.runtime_endpoint),
                                image_endpoint=config.image_endpoint)
             proxy.start()
             stack.callback(proxy.stop)
-            proxies.put(proxy)
+            lane_proxies.append(proxy)
 
         collected = invocation.run("collect", "", SUITE, collect_only=True)
         result.tests = collected.collected
@@ -162,8 +171,7 @@ def run_selftest(config: SelftestConfig, progress: Callable[[str], None] = print
             return result
         progress(f"{result.runtime}: collected {len(result.tests)} tests in {collected.seconds:.1f} s")
 
-        clean_proxy = proxies.get()
-        proxies.put(clean_proxy)
+        clean_proxy = lane_proxies[0]
         if config.compare_direct:
             result.direct = invocation.run("direct", config.runtime_endpoint, SUITE, workers=config.workers,
                                            report_dir=config.report_dir / "direct")
@@ -188,29 +196,28 @@ def run_selftest(config: SelftestConfig, progress: Callable[[str], None] = print
         progress(f"{len(config.faults)} faults: {len(to_run)} to run, "
                  f"{len(plans) - len(to_run)} without a test that can catch them here")
         faults_started = time.monotonic()
-        lanes = Lanes(config.jobs)
-        done = Counter()
-        done_lock = threading.Lock()
+        lanes = Lanes(to_run, config.jobs)
+        ran: dict[str, Verdict] = {}
+        report_lock = threading.Lock()
 
-        def check(plan: FaultPlan) -> Verdict:
-            with lanes.slot(plan.groups, plan.exclusive):
-                lane = proxies.get()
+        def lane_loop(proxy: FaultProxy) -> None:
+            while (plan := lanes.next()) is not None:
                 try:
-                    lane.set_faults([plan.fault])
-                    run = invocation.run(f"fault-{plan.fault.name}", lane.endpoint,
+                    proxy.set_faults([plan.fault])
+                    run = invocation.run(f"fault-{plan.fault.name}", proxy.endpoint,
                                          [test.argument for test in plan.selection])
-                    verdict = judge(plan, run, lane.hits[plan.fault.name], list(lane.crashes), accepted)
+                    verdict = judge(plan, run, proxy.hits[plan.fault.name], list(proxy.crashes), accepted)
                 finally:
-                    lane.set_faults([])
-                    proxies.put(lane)
-            with done_lock:
-                done["n"] += 1
-                progress(f"[{done['n']}/{len(to_run)}] {verdict.status.upper():16} {plan.fault.name} "
-                         f"({run.seconds:.1f} s)")
-            return verdict
+                    proxy.set_faults([])
+                    lanes.done(plan)
+                with report_lock:
+                    ran[plan.fault.name] = verdict
+                    progress(f"[{len(ran)}/{len(to_run)}] {verdict.status.upper():16} {plan.fault.name} "
+                             f"({run.seconds:.1f} s)")
 
-        with ThreadPoolExecutor(max_workers=max(1, config.jobs), thread_name_prefix="selftest-lane") as pool:
-            ran = dict(zip((plan.fault.name for plan in to_run), pool.map(check, to_run)))
+        with ThreadPoolExecutor(max_workers=len(lane_proxies), thread_name_prefix="selftest-lane") as pool:
+            for finished in [pool.submit(lane_loop, proxy) for proxy in lane_proxies]:
+                finished.result()  # a lane's error ends the self-test with it
         result.timings[f"{len(to_run)} fault runs"] = time.monotonic() - faults_started
         result.verdicts = [ran.get(plan.fault.name) or judge(plan, None, 0, [], accepted) for plan in plans]
     result.timings["total"] = time.monotonic() - started

@@ -45,16 +45,21 @@ class FaultPlan:
         return any(test.serial for test in self.selection)
 
 
-def smoke_tests(tests: list[SuiteTest], baseline: dict[str, Outcome]) -> list[SuiteTest]:
+def smoke_tests(tests: list[SuiteTest], baseline: dict[str, Outcome], groups: set[str]) -> list[SuiteTest]:
+    """One passing test per smoke contract that adds no xdist group to a run holding `groups`.
+
+    A group keeps its tests from running at the same time, so a smoke test of
+    another group would keep the fault's run from overlapping any other run of
+    that group; a smoke contract with no such test is left out.
+    """
     chosen = []
     for contract in SMOKE_CONTRACTS:
-        passing = [t for t in tests if contract in t.contracts and _passed(baseline, t)]
-        chosen.extend(passing[:1])
+        fitting = [t for t in tests if contract in t.contracts and _passed(baseline, t) and set(t.groups) <= groups]
+        chosen.extend(fitting[:1])
     return chosen
 
 
 def plan_faults(faults: list[Fault], tests: list[SuiteTest], baseline: dict[str, Outcome]) -> list[FaultPlan]:
-    smoke = smoke_tests(tests, baseline)
     plans = []
     for item in faults:
         wanted = set(item.contracts)
@@ -67,7 +72,7 @@ def plan_faults(faults: list[Fault], tests: list[SuiteTest], baseline: dict[str,
             plan.detail = "no test of its contract passes on this runtime without the fault: " + "; ".join(
                 f"{t.key} {_describe(baseline.get(t.key))}" for t in plan.contract_tests)
         else:
-            plan.smoke = smoke
+            plan.smoke = smoke_tests(tests, baseline, {g for t in plan.runnable for g in t.groups})
         plans.append(plan)
     return plans
 

@@ -47,11 +47,19 @@ def run(outcomes: dict[str, str], returncode: int = 0, timed_out: bool = False) 
                      outcomes={key: Outcome(value, "") for key, value in outcomes.items()}, timed_out=timed_out)
 
 
-def test_plan_runs_the_contract_tests_plus_one_smoke_test_per_smoke_contract():
+def test_plan_runs_the_contract_tests_plus_smoke_tests_that_add_no_group():
     plan = plan_for("StopPodSandbox.idempotent")
     assert plan.runnable == [STOP_TWICE]
-    assert [t.key for t in plan.selection] == [STOP_TWICE.key, PROBE.key, READY.key]
-    assert plan.groups == {"pods"} and not plan.exclusive
+    assert [t.key for t in plan.selection] == [STOP_TWICE.key, PROBE.key]  # READY's group would serialize it
+    assert plan.groups == set() and not plan.exclusive
+
+
+def test_plan_takes_a_grouped_smoke_test_when_the_run_holds_its_group_anyway():
+    grouped = SuiteTest("test_pod.py::test_grouped", ("StopPodSandbox.idempotent",), ("pods",), False, False)
+    plan = plan_faults([fault("f", "StopPodSandbox.idempotent")], TESTS + [grouped],
+                       {**BASELINE, grouped.key: Outcome("passed")})[0]
+    assert [t.key for t in plan.selection] == [STOP_TWICE.key, grouped.key, PROBE.key, READY.key]
+    assert plan.groups == {"pods"}
 
 
 def test_plan_without_a_test_for_the_contract():
@@ -150,48 +158,56 @@ def test_xdist_group_suffix_is_not_part_of_a_test_key():
     assert suite_key(PACKAGE_DIR, "test_pod.py::test_x[ref@sha256:1]") == "test_pod.py::test_x[ref@sha256:1]"
 
 
-def test_lanes_keep_runs_of_one_xdist_group_apart():
-    lanes, inside, overlaps = Lanes(2), [], []
-    lock = threading.Lock()
+def lane_plan(name: str, groups=(), serial=False):
+    test = SuiteTest(f"test_x.py::{name}", ("StopPodSandbox.idempotent",), tuple(groups), serial, False)
+    plan = plan_faults([fault(name, "StopPodSandbox.idempotent")], [test], {test.key: Outcome("passed")})[0]
+    return plan
 
-    def occupy(groups):
-        with lanes.slot(groups, exclusive=False):
-            with lock:
-                inside.append(groups)
-                if sum("g" in g for g in inside) > 1:
-                    overlaps.append(True)
-            time.sleep(0.05)
-            with lock:
-                inside.remove(groups)
 
-    threads = [threading.Thread(target=occupy, args=({"g"},)) for _ in range(3)]
+def run_lanes(plans, jobs=2):
+    """Run the plans through Lanes on `jobs` threads; return (name, event) in time order."""
+    lanes, events, lock = Lanes(plans, jobs), [], threading.Lock()
+
+    def lane():
+        while (plan := lanes.next()) is not None:
+            with lock:
+                events.append((plan.fault.name, "start"))
+            time.sleep(0.03)
+            with lock:
+                events.append((plan.fault.name, "end"))
+            lanes.done(plan)
+
+    threads = [threading.Thread(target=lane) for _ in range(jobs)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(5)
-    assert not overlaps
+    return events
 
 
-def test_lanes_run_an_exclusive_run_alone():
-    lanes, running, seen = Lanes(2), [0], []
-    lock = threading.Lock()
+def overlapping(events, first: str, second: str) -> bool:
+    running, seen = set(), False
+    for name, event in events:
+        (running.add if event == "start" else running.discard)(name)
+        seen = seen or {first, second} <= running
+    return seen
 
-    def occupy(exclusive):
-        with lanes.slot(set(), exclusive):
-            with lock:
-                running[0] += 1
-                seen.append((exclusive, running[0]))
-            time.sleep(0.05)
-            with lock:
-                running[0] -= 1
 
-    threads = [threading.Thread(target=occupy, args=(flag,)) for flag in (False, True, False, False)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(5)
-    assert all(count == 1 for exclusive, count in seen if exclusive), seen
-    assert max(count for _, count in seen) <= 2
+def test_lanes_run_independent_faults_side_by_side():
+    events = run_lanes([lane_plan("a"), lane_plan("b")])
+    assert overlapping(events, "a", "b"), events
+
+
+def test_lanes_keep_runs_of_one_xdist_group_apart_and_let_others_pass():
+    events = run_lanes([lane_plan("a", ["g"]), lane_plan("b", ["g"]), lane_plan("c")])
+    assert not overlapping(events, "a", "b"), events
+    assert overlapping(events, "a", "c"), events  # c did not wait behind b
+
+
+def test_lanes_run_a_serial_run_alone():
+    events = run_lanes([lane_plan("a"), lane_plan("s", serial=True), lane_plan("b"), lane_plan("c")])
+    assert not any(overlapping(events, "s", other) for other in "abc"), events
+    assert len(events) == 8
 
 
 def test_lane_socket_keeps_the_runtime_socket_name_and_its_neighbours(tmp_path):

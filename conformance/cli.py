@@ -9,6 +9,7 @@
     cri-conformance contracts [--format text|markdown|json|html]
     cri-conformance selftest [--local | --runtime-endpoint EP] [--fault NAME]
     cri-conformance proxy --runtime-endpoint EP --listen PATH --fault NAME
+    cri-conformance images list|build DIR|push [REGISTRY]
 
 Errors the user can act on (bad endpoint, runtime not running) are one line
 on stderr and exit status 2, never a traceback.
@@ -98,7 +99,10 @@ def cmd_gate(args: argparse.Namespace) -> int:
 def local_runtime(work_dir: str | None):
     from cri_conformance.fixtures.local import DEFAULT_WORKDIR, LocalRuntime
 
-    return LocalRuntime(workdir=Path(work_dir) if work_dir else DEFAULT_WORKDIR, name="local")
+    # The instance name follows its work directory, so two instances never share a bridge name.
+    if not work_dir:
+        return LocalRuntime(workdir=DEFAULT_WORKDIR, name="local")
+    return LocalRuntime(workdir=Path(work_dir), name=Path(work_dir).name)
 
 
 def cmd_local(args: argparse.Namespace) -> int:
@@ -207,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_selftest_parser(commands)
     add_proxy_parser(commands)
+    from cri_conformance import images_command
+
+    images_command.add_parser(commands)
     return parser
 
 

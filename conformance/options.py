@@ -49,6 +49,13 @@ OPTIONS = (
     Option("--work-dir", "CRI_CONFORMANCE_WORK_DIR",
            "host directory for pod logs and mount sources; the runtime must see the same path",
            "/var/tmp/cri-conformance/runs"),
+    Option("--test-images", "CRI_TEST_IMAGES",
+           "TOML file overriding the suite's test images (format: cri_conformance/data/test-images.toml)"),
+    Option("--registry", "CRI_TEST_REGISTRY",
+           "pull every test image from this registry (host[:port][/path]); repository, tag and digest are kept"),
+    Option("--registry-auth", "CRI_REGISTRY_AUTH",
+           "JSON file: an image that needs credentials and the credentials, for the authenticated-pull tests "
+           "(default: the local runtime's, when testing it)"),
     Option("--streaming-base-url", "CRI_STREAMING_BASE_URL",
            "base URL (http[s]://host:port) for relative Exec/Attach/PortForward URLs (default: none)"),
     Option("--streaming-tls-insecure", "CRI_STREAMING_TLS_INSECURE",
@@ -86,6 +93,9 @@ class Settings:
     run_id: str
     known_failures: str | None
     work_dir: str
+    test_images: str | None = None
+    registry: str | None = None
+    registry_auth: str | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> "Settings":
@@ -102,6 +112,9 @@ class Settings:
             run_id=get("run_id") or new_run_id(),
             known_failures=get("known_failures"),
             work_dir=get("work_dir"),
+            test_images=get("test_images"),
+            registry=get("registry"),
+            registry_auth=get("registry_auth"),
         )
 
 

@@ -18,7 +18,7 @@ from cri_conformance import catalogue, junit_report, known_failures
 from cri_conformance.fixtures.client import ConnectionProblem
 from cri_conformance.fixtures.resources import find_leftovers, remove_leftovers
 from cri_conformance.fixtures.session import RuntimeUnderTest, connect
-from cri_conformance.fixtures.test_images import DEFAULT_IMAGES
+from cri_conformance.fixtures.image_set import ImageSet, ImageSetError, load_image_set
 from cri_conformance.options import RUN_ID_ENV, Settings, add_options
 from cri_conformance.proto import runtime_v1_pb2 as pb
 
@@ -27,6 +27,8 @@ pytest_plugins = ["cri_conformance.fixtures.pytest_fixtures"]
 SETTINGS_KEY = pytest.StashKey[Settings]()
 RUNTIME_KEY = pytest.StashKey[RuntimeUnderTest]()
 SUITE_KEY = pytest.StashKey[bool]()
+IMAGE_SET_KEY = pytest.StashKey[ImageSet]()
+LOADGROUP_KEY = "cri_conformance_loadgroup"  # in xdist workerinput
 
 DEFAULT_TEST_TIMEOUT = 120  # seconds; a hung runtime fails one test, not the run
 PACKAGE_DIR = Path(cri_conformance.__file__).resolve().parent
@@ -66,8 +68,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SUITE_KEY] = suite_selected(config)
     if not config.stash[SUITE_KEY] or config.option.collectonly:
         return
+    try:
+        config.stash[IMAGE_SET_KEY] = load_image_set(settings.test_images, settings.registry)
+    except ImageSetError as problem:
+        raise pytest.UsageError(f"test images: {problem}") from None
     if getattr(config.option, "dist", "no") == "load":
         config.option.dist = "loadgroup"  # honour xdist_group marks (tests that must not overlap)
+    if is_xdist_worker(config) and config.workerinput.get(LOADGROUP_KEY):
+        config.option.loadgroup = True  # name grouped tests "<id>@<group>", as the scheduler expects
     # xdist workers inherit the environment: all share one run ID.
     os.environ[RUN_ID_ENV] = settings.run_id
     try:
@@ -85,6 +93,14 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.xmlpath = str(Path(settings.report_dir) / f"{name}-{connected.runtime_version}.xml")
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """xdist controller: tell each worker whether tests are grouped. Workers
+    parse the command line again and decide before our pytest_configure runs,
+    so a plain `-n N` would leave them ungrouped."""
+    node.workerinput[LOADGROUP_KEY] = node.config.getvalue("dist") == "loadgroup"
+
+
 def runtime_under_test(config: pytest.Config) -> RuntimeUnderTest:
     try:
         return config.stash[RUNTIME_KEY]
@@ -92,8 +108,12 @@ def runtime_under_test(config: pytest.Config) -> RuntimeUnderTest:
         pytest.fail("the CRI suite was not selected for this session (run it with --pyargs cri_conformance)")
 
 
-def image_references(config: pytest.Config) -> dict[str, str]:
-    return dict(DEFAULT_IMAGES)
+def image_references(config: pytest.Config) -> ImageSet:
+    """The test images (name -> reference, and their properties), after --test-images and --registry."""
+    if IMAGE_SET_KEY not in config.stash:
+        settings = config.stash[SETTINGS_KEY]
+        config.stash[IMAGE_SET_KEY] = load_image_set(settings.test_images, settings.registry)
+    return config.stash[IMAGE_SET_KEY]
 
 
 # --- collection: contracts and known failures ---------------------------------
@@ -145,7 +165,7 @@ def apply_known_failures(config: pytest.Config, items: list[pytest.Item]) -> Non
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    outcome = yield
+    yield
     excinfo = call.excinfo
     if excinfo is None or not isinstance(excinfo.value, grpc.RpcError):
         return
@@ -184,7 +204,9 @@ def check_leaks(rut: RuntimeUnderTest, run_id: str) -> str:
     try:
         leftovers = find_leftovers(rut.client, run_id)
     except grpc.RpcError as err:
-        return f"could not list this run's resources: {err.code().name}: {err.details()}"
+        if err.code() == grpc.StatusCode.UNAVAILABLE:
+            return f"not checked: the runtime at {rut.endpoint} is not answering"
+        return f"could not list this run's resources: {err.code().name}: {(err.details() or '').splitlines()[0]}"
     if not leftovers:
         return ""
     errors = remove_leftovers(rut.client, leftovers)

@@ -1,38 +1,14 @@
 """What the ExecSync, Exec, Attach and PortForward test modules share.
 
-Opening sessions from the CRI calls, a few state look-ups, and the
-deadlines: every wait has one, so a hung runtime fails one test.
+Opening sessions from the CRI calls, and the deadlines: every wait has one, so a hung runtime fails one test.
 """
 
 from __future__ import annotations
 
-import grpc
-import pytest
-
-from cri_conformance.fixtures.polling import wait_for
 from cri_conformance.fixtures.streaming import RemoteCommandSession, StreamingClient, fully_qualified_url_problem
 from cri_conformance.proto import runtime_v1_pb2 as pb
 
 SESSION_TIMEOUT = 15.0  # seconds for one streaming wait (output, exit, close)
-STATE_TIMEOUT = 15.0  # seconds for a container to reach a state
-
-
-def expect_rpc_error(code: grpc.StatusCode, call, *args, **kwargs) -> grpc.RpcError:
-    """Call, and require it to fail with exactly `code`."""
-    with pytest.raises(grpc.RpcError) as caught:
-        call(*args, **kwargs)
-    got = caught.value.code()
-    assert got == code, f"expected {code.name}, got {got.name}: {caught.value.details()}"
-    return caught.value
-
-
-def container_state(runtime, container_id: str) -> int:
-    return runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=container_id)).status.state
-
-
-def wait_container_state(runtime, container_id: str, state: int, timeout: float = STATE_TIMEOUT) -> int:
-    return wait_for(lambda: container_state(runtime, container_id), lambda s: s == state, timeout=timeout,
-                    what=f"container {container_id[:13]} to be {pb.ContainerState.Name(state)}")
 
 
 def assert_fully_qualified(url: str, rpc: str) -> None:

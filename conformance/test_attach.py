@@ -14,14 +14,8 @@ import grpc
 import pytest
 
 from cri_conformance.proto import runtime_v1_pb2 as pb
-from cri_conformance.streaming_support import (
-    SESSION_TIMEOUT,
-    assert_fully_qualified,
-    container_state,
-    expect_rpc_error,
-    open_attach,
-    wait_container_state,
-)
+from cri_conformance.fixtures.cri_helpers import container_status, expect_rpc_error, wait_container_state
+from cri_conformance.streaming_support import SESSION_TIMEOUT, assert_fully_qualified, open_attach
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -86,13 +80,13 @@ def test_without_stdin_once_the_next_session_reaches_the_same_process(runtime, s
         session.write(b"greeting=again\necho first\n")
         answer = session.wait_output(lambda out: b"\n" in out, timeout=SESSION_TIMEOUT, what="a line on stdout")
         assert answer == b"first\n", f"stdout: {answer!r}"
-    assert container_state(runtime, container_id) == pb.CONTAINER_RUNNING, "the container ended with the session"
+    assert container_status(runtime, container_id).state == pb.CONTAINER_RUNNING, "the container ended with the session"
     # The variable set in the first session proves it is the same shell.
     with open_attach(runtime, streaming, container_id) as session:
         session.write(b"echo $greeting\n")
         answer = session.wait_output(lambda out: b"\n" in out, timeout=SESSION_TIMEOUT, what="a line on stdout")
         assert answer == b"again\n", f"the second session reached another shell: stdout {answer!r}"
-    assert container_state(runtime, container_id) == pb.CONTAINER_RUNNING
+    assert container_status(runtime, container_id).state == pb.CONTAINER_RUNNING
 
 
 @pytest.mark.contract("Attach.tty_match", "CreateContainer.stdio_flags")
@@ -102,7 +96,7 @@ def test_attach_to_a_terminal(runtime, streaming, resources, pod, busybox):
         session.write(b"echo $((6 * 7))\n")
         # The terminal echoes the typed line; the answer follows on a line of its own.
         session.wait_output(lambda out: b"\r\n42\r\n" in out, timeout=SESSION_TIMEOUT, what="the answer 42")
-    assert container_state(runtime, container_id) == pb.CONTAINER_RUNNING
+    assert container_status(runtime, container_id).state == pb.CONTAINER_RUNNING
 
 
 @pytest.mark.contract("Attach.tty_match")

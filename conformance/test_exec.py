@@ -17,11 +17,11 @@ import pytest
 
 from cri_conformance.fixtures.streaming import HandshakeRejected, remotecommand
 from cri_conformance.proto import runtime_v1_pb2 as pb
+from cri_conformance.fixtures.cri_helpers import expect_rpc_error
 from cri_conformance.streaming_support import (
     SESSION_TIMEOUT,
     assert_fully_qualified,
     exec_url,
-    expect_rpc_error,
     open_exec,
 )
 

@@ -17,7 +17,7 @@ from cri_conformance.fixtures.client import CHANNEL_OPTIONS, DeadlineStub
 from cri_conformance.fixtures.polling import wait_for
 from cri_conformance.proto import runtime_v1_pb2 as pb
 from cri_conformance.proto import runtime_v1_pb2_grpc as pb_grpc
-from cri_conformance.streaming_support import container_state, expect_rpc_error, wait_container_state
+from cri_conformance.fixtures.cri_helpers import container_status, expect_rpc_error, wait_container_state
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -195,7 +195,7 @@ def test_exec_in_a_container_that_is_not_running_fails(runtime, resources, pod, 
         response = exec_sync(runtime, container_id, ["echo", "should not run"])
         pytest.fail(f"ExecSync in a {state} container succeeded: {response!r}")
     assert caught.value.code() != grpc.StatusCode.DEADLINE_EXCEEDED, "the runtime did not answer in time"
-    assert container_state(runtime, container_id) != pb.CONTAINER_RUNNING, "the exec started the container"
+    assert container_status(runtime, container_id).state != pb.CONTAINER_RUNNING, "the exec started the container"
 
 
 @pytest.mark.contract("X.notfound_code")

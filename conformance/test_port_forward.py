@@ -22,7 +22,8 @@ from cri_conformance.fixtures.polling import wait_for
 from cri_conformance.fixtures.streaming import PortForwardSession
 from cri_conformance.fixtures.streaming.portforward import data_channel, error_channel
 from cri_conformance.proto import runtime_v1_pb2 as pb
-from cri_conformance.streaming_support import SESSION_TIMEOUT, assert_fully_qualified, expect_rpc_error
+from cri_conformance.fixtures.cri_helpers import expect_rpc_error
+from cri_conformance.streaming_support import SESSION_TIMEOUT, assert_fully_qualified
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from cri_conformance.fixtures.local import LocalRuntime
+from conftest import sibling_runtime
 
 from .png_pixels import colour_counts
 
@@ -58,13 +58,8 @@ def cri_conformance(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def nopause_runtime(local_runtime):
     """A second local containerd beside the good one, whose sandbox image is missing."""
-    runtime = LocalRuntime(local_runtime.workdir.with_name(local_runtime.workdir.name + "-nopause"),
-                           name=f"{local_runtime.name}-nopause",
-                           cri_overrides={"sandbox_image": MISSING_SANDBOX_IMAGE})
-    runtime.up(progress=lambda line: print(f"[nopause] {line}"))
-    yield runtime
-    if not os.environ.get("CRI_CONFORMANCE_KEEP_LOCAL"):
-        runtime.down(progress=lambda line: print(f"[nopause] {line}"))
+    with sibling_runtime(local_runtime, "nopause", cri_overrides={"sandbox_image": MISSING_SANDBOX_IMAGE}) as runtime:
+        yield runtime
 
 
 @pytest.fixture(scope="module")

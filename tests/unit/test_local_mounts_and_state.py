@@ -31,6 +31,12 @@ def test_mounts_under_finds_only_the_tree_deepest_first():
     assert len(found) == 4
 
 
+def test_network_namespace_mounts_are_recognised():
+    parsed = mounts.parse_mountinfo(MOUNTINFO + "95 27 0:4 net:[77] /run/netns/x rw shared:5 - nsfs nsfs rw\n")
+    assert [mounts.netns_inode(mount) for mount in parsed] == [None, None, 4026532, None, None, None, 77]
+    assert parsed[3].point == "/var/tmp/x/with space" and parsed[6].fstype == "nsfs"
+
+
 def test_state_file_round_trip(tmp_path):
     path = tmp_path / "state.json"
     assert state.load_state(path) == {}

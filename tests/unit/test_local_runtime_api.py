@@ -4,16 +4,16 @@ from pathlib import Path
 
 import pytest
 
+from cri_conformance.fixtures.image_set import load_image_set
 from cri_conformance.fixtures.local import DEFAULT_WORKDIR, LocalRuntime, LocalRuntimeError
 
 
 def test_public_properties(tmp_path):
     runtime = LocalRuntime(workdir=tmp_path / "instance", name="unit")
     assert runtime.endpoint == f"unix://{tmp_path / 'instance' / 'containerd.sock'}"
-    assert runtime.images == {
-        "busybox": "cri-conformance.test/busybox:1.0",
-        "pause": "cri-conformance.test/pause:1.0",
-    }
+    assert runtime.images["busybox"] == "cri-conformance.test/busybox:1.0"
+    assert runtime.images["pause"] == "cri-conformance.test/pause:1.0"
+    assert runtime.images == dict(load_image_set())  # it serves the whole test image set
     assert runtime.handlers == ["runc", "runc-alt"]
     assert len(runtime.bridge) <= 15
     assert DEFAULT_WORKDIR == Path("/var/tmp/cri-conformance/local")

@@ -22,7 +22,7 @@ from cri_conformance.fixtures.image_set import ImageSet, ImageSetError, load_ima
 from cri_conformance.options import RUN_ID_ENV, Settings, add_options
 from cri_conformance.proto import runtime_v1_pb2 as pb
 
-pytest_plugins = ["cri_conformance.fixtures.pytest_fixtures"]
+pytest_plugins = ["cri_conformance.fixtures.pytest_fixtures", "cri_conformance.fixtures.linux_fixtures"]
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 RUNTIME_KEY = pytest.StashKey[RuntimeUnderTest]()

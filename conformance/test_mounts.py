@@ -18,7 +18,6 @@ from cri_conformance.fixtures.cri_helpers import exec_stdout, expect_rpc_failure
 from cri_conformance.fixtures.host_side import MS_PRIVATE, MS_SHARED, make_mount_point, mount_points_under, \
     mount_tmpfs
 from cri_conformance.fixtures.linux import container_linux, handler_features, sandbox_linux
-from cri_conformance.fixtures.linux_fixtures import host_dir  # noqa: F401
 from cri_conformance.fixtures.polling import wait_for
 from cri_conformance.proto import runtime_v1_pb2 as pb
 

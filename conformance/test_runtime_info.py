@@ -60,8 +60,9 @@ def test_version_accepts_any_request_version(runtime, version, requested):
     assert (answer.runtime_name, answer.runtime_version) == (version.runtime_name, version.runtime_version)
 
 
-@pytest.mark.contract("X.connection_probe")
+@pytest.mark.contract("X.connection_probe", "X.image_endpoint_fallback")
 def test_connection_probe_calls_succeed(runtime, image_service):
+    # Without --image-endpoint, image_service talks to the runtime socket.
     runtime.Version(pb.VersionRequest())
     response = image_service.ImageFsInfo(pb.ImageFsInfoRequest())
     assert response.ByteSize() > 0, "ImageFsInfo answered with an empty response"

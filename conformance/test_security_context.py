@@ -25,7 +25,6 @@ from cri_conformance.fixtures.linux import (
     sandbox_linux,
     user_id,
 )
-from cri_conformance.fixtures.linux_fixtures import host_dir  # noqa: F401
 from cri_conformance.proto import runtime_v1_pb2 as pb
 
 # Capabilities every runtime's default set leaves out (critest relies on these).

@@ -18,7 +18,6 @@ import pytest
 from cri_conformance.fixtures import inside
 from cri_conformance.fixtures.cri_helpers import exec_stdout, expect_rpc_failure
 from cri_conformance.fixtures.linux import container_linux
-from cri_conformance.fixtures.linux_fixtures import host_dir  # noqa: F401
 from cri_conformance.proto import runtime_v1_pb2 as pb
 
 TARGET = "/mnt/image"

@@ -7,6 +7,8 @@
     cri-conformance local up|down|status
     cri-conformance cleanup [--runtime-endpoint EP]
     cri-conformance contracts [--format text|markdown|json|html]
+    cri-conformance selftest [--local | --runtime-endpoint EP] [--fault NAME]
+    cri-conformance proxy --runtime-endpoint EP --listen PATH --fault NAME
     cri-conformance images list|build DIR|push [REGISTRY]
     cri-conformance replay TARGET REQUEST [--runtime-endpoint EP]
 
@@ -214,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     contracts.add_argument("--uncovered", action="store_true", help="only contracts no test checks")
     contracts.set_defaults(func=cmd_contracts)
 
+    from cri_conformance.selftest.command import add_proxy_parser, add_selftest_parser
+
+    add_selftest_parser(commands)
+    add_proxy_parser(commands)
     from cri_conformance import images_command
 
     images_command.add_parser(commands)

@@ -118,7 +118,7 @@ def test_unsafe_container_configs_are_refused(config):
 @pytest.mark.parametrize("reference, host", [
     ("busybox", None), ("library/busybox:1", None), ("cri-conformance.test/busybox:1.0", "cri-conformance.test"),
     ("127.0.0.1:5000/x", "127.0.0.1:5000"), ("localhost/x", "localhost"), ("example.com/a/b@sha256:00", "example.com"),
-    ("", None), ("cri-conformance.test", None),
+    ("", None), ("cri-conformance.test", None), ("Upper/x", "Upper"),
 ])
 def test_reference_host_is_parsed_like_container_tooling(reference, host):
     assert reference_host(reference) == host

@@ -50,15 +50,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         local = local_runtime(args.local_work_dir)
         started_here = not local.status().get("up")
         endpoint = local.up(progress=print)
-    pytest_args = ["--pyargs", "cri_conformance", "--report-dir", args.report_dir]
+    # Options as one "--flag=value" word each: pytest would take a separate
+    # value that names a directory as a candidate for its rootdir.
+    pytest_args = ["--pyargs", "cri_conformance", f"--report-dir={args.report_dir}"]
     if endpoint:
-        pytest_args += ["--runtime-endpoint", endpoint]
+        pytest_args.append(f"--runtime-endpoint={endpoint}")
     for flag, value in (("--image-endpoint", args.image_endpoint), ("--runtime-handler", args.runtime_handler),
                         ("--runtime-name", args.runtime_name)):
         if value:
-            pytest_args += [flag, value]
+            pytest_args.append(f"{flag}={value}")
     if local is not None and not args.runtime_handler and len(local.handlers) > 1:
-        pytest_args += ["--alt-runtime-handler", local.handlers[1]]
+        pytest_args.append(f"--alt-runtime-handler={local.handlers[1]}")
     if args.workers > 1:
         pytest_args += ["-n", str(args.workers), "--dist", "loadgroup"]
     if args.keyword:

@@ -19,6 +19,7 @@ on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -42,35 +43,24 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.runtimes:
         return cmd_run_several(args)
-    local = None
-    endpoint = args.runtime_endpoint
-    if args.local:
+    with endpoint_under_test(args) as (endpoint, local):
+        # Options as one "--flag=value" word each: pytest would take a separate
+        # value that names a directory as a candidate for its rootdir.
+        pytest_args = ["--pyargs", "cri_conformance", f"--report-dir={args.report_dir}"]
         if endpoint:
-            return _die("--local and --runtime-endpoint exclude each other")
-        local = local_runtime(args.local_work_dir)
-        started_here = not local.status().get("up")
-        endpoint = local.up(progress=print)
-    # Options as one "--flag=value" word each: pytest would take a separate
-    # value that names a directory as a candidate for its rootdir.
-    pytest_args = ["--pyargs", "cri_conformance", f"--report-dir={args.report_dir}"]
-    if endpoint:
-        pytest_args.append(f"--runtime-endpoint={endpoint}")
-    for flag, value in (("--image-endpoint", args.image_endpoint), ("--runtime-handler", args.runtime_handler),
-                        ("--runtime-name", args.runtime_name)):
-        if value:
-            pytest_args.append(f"{flag}={value}")
-    if local is not None and not args.runtime_handler and len(local.handlers) > 1:
-        pytest_args.append(f"--alt-runtime-handler={local.handlers[1]}")
-    if args.workers > 1:
-        pytest_args += ["-n", str(args.workers), "--dist", "loadgroup"]
-    if args.keyword:
-        pytest_args += ["-k", args.keyword]
-    pytest_args += args.pytest_args
-    try:
+            pytest_args.append(f"--runtime-endpoint={endpoint}")
+        for flag, value in (("--image-endpoint", args.image_endpoint), ("--runtime-handler", args.runtime_handler),
+                            ("--runtime-name", args.runtime_name)):
+            if value:
+                pytest_args.append(f"{flag}={value}")
+        if local is not None and not args.runtime_handler and len(local.handlers) > 1:
+            pytest_args.append(f"--alt-runtime-handler={local.handlers[1]}")
+        if args.workers > 1:
+            pytest_args += ["-n", str(args.workers), "--dist", "loadgroup"]
+        if args.keyword:
+            pytest_args += ["-k", args.keyword]
+        pytest_args += args.pytest_args
         return int(pytest.main(pytest_args))
-    finally:
-        if local is not None and started_here and not args.keep_local:
-            local.down(progress=print)
 
 
 def cmd_run_several(args: argparse.Namespace) -> int:
@@ -106,6 +96,33 @@ def local_runtime(work_dir: str | None):
     if not work_dir:
         return LocalRuntime(workdir=DEFAULT_WORKDIR, name="local")
     return LocalRuntime(workdir=Path(work_dir), name=Path(work_dir).name)
+
+
+class UsageProblem(Exception):
+    """The command line cannot work as given; the message is one line."""
+
+
+@contextlib.contextmanager
+def endpoint_under_test(args: argparse.Namespace):
+    """(endpoint, local runtime or None) for commands that test a runtime.
+
+    Without --local: --runtime-endpoint as given (None means: probe). With
+    --local: the embedded runtime, brought up, and taken down again afterwards
+    if this command started it (unless --keep-local).
+    """
+    if not args.local:
+        yield args.runtime_endpoint, None
+        return
+    if args.runtime_endpoint:
+        raise UsageProblem("--local and --runtime-endpoint exclude each other")
+    local = local_runtime(args.local_work_dir)
+    started_here = not local.status().get("up")
+    endpoint = local.up(progress=print)
+    try:
+        yield endpoint, local
+    finally:
+        if started_here and not args.keep_local:
+            local.down(progress=print)
 
 
 def cmd_local(args: argparse.Namespace) -> int:
@@ -245,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except LocalRuntimeError as err:
         return _die(f"local runtime: {err}")
+    except UsageProblem as err:
+        return _die(str(err))
     except KeyboardInterrupt:
         return _die("interrupted")
 

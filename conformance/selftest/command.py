@@ -41,7 +41,7 @@ def select_faults(patterns: list[str] | None):
 # --- selftest --------------------------------------------------------------------
 
 def cmd_selftest(args: argparse.Namespace) -> int:
-    from cri_conformance.cli import local_runtime
+    from cri_conformance.cli import endpoint_under_test
     from cri_conformance.fixtures.endpoint import EndpointError, find_well_known_endpoint
     from cri_conformance.selftest import report
     from cri_conformance.selftest.engine import SelftestConfig, run_selftest
@@ -52,36 +52,28 @@ def cmd_selftest(args: argparse.Namespace) -> int:
         accepted = load_accepted(Path(args.accepted) if args.accepted else None)
     except (KeyError, OSError, ValueError) as err:
         return _die(str(err).strip("'\""))
-    local, endpoint, options = None, args.runtime_endpoint, []
-    if args.local:
-        if endpoint:
-            return _die("--local and --runtime-endpoint exclude each other")
-        local = local_runtime(args.local_work_dir)
-        started_here = not local.status().get("up")
-        endpoint = local.up(progress=print)
-        if not args.alt_runtime_handler and len(local.handlers) > 1:
+    options: list[str] = []
+    with endpoint_under_test(args) as (endpoint, local):
+        if local is not None and not args.alt_runtime_handler and len(local.handlers) > 1:
             options += ["--alt-runtime-handler", local.handlers[1]]
-    elif not endpoint:
-        try:
-            found, probed = find_well_known_endpoint()
-        except EndpointError as err:
-            return _die(str(err))
-        endpoint = str(probed)
-        print(f"using the {found} runtime at {endpoint}")
-    for flag, value in (("--runtime-handler", args.runtime_handler), ("--alt-runtime-handler", args.alt_runtime_handler),
-                        ("--known-failures", args.known_failures)):
-        if value:
-            options += [flag, value]
-    config = SelftestConfig(
-        runtime_endpoint=endpoint, image_endpoint=args.image_endpoint, report_dir=Path(args.report_dir),
-        faults=faults, accepted=accepted, suite_options=tuple(options), pytest_args=tuple(args.pytest_args),
-        work_dir=Path(args.work_dir), jobs=args.jobs, workers=args.workers, compare_direct=not args.no_direct,
-    )
-    try:
+        elif not endpoint:
+            try:
+                found, probed = find_well_known_endpoint()
+            except EndpointError as err:
+                return _die(str(err))
+            endpoint = str(probed)
+            print(f"using the {found} runtime at {endpoint}")
+        for flag, value in (("--runtime-handler", args.runtime_handler),
+                            ("--alt-runtime-handler", args.alt_runtime_handler),
+                            ("--known-failures", args.known_failures)):
+            if value:
+                options += [flag, value]
+        config = SelftestConfig(
+            runtime_endpoint=endpoint, image_endpoint=args.image_endpoint, report_dir=Path(args.report_dir),
+            faults=faults, accepted=accepted, suite_options=tuple(options), pytest_args=tuple(args.pytest_args),
+            work_dir=Path(args.work_dir), jobs=args.jobs, workers=args.workers, compare_direct=not args.no_direct,
+        )
         result = run_selftest(config)
-    finally:
-        if local is not None and started_here and not args.keep_local:
-            local.down(progress=print)
     print(report.text(result, endpoint))
     summary, data = report.write(result, endpoint, config.report_dir)
     print(f"report: {summary} and {data}; logs of every run in {config.report_dir / 'runs'}")

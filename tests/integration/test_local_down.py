@@ -24,7 +24,7 @@ import pytest
 from cri_conformance.fixtures.client import CriClient
 from cri_conformance.fixtures.endpoint import parse_endpoint
 from cri_conformance.fixtures.local import LocalRuntime, footprint
-from cri_conformance.fixtures.local.mounts import MOUNTINFO, mounts_under
+from cri_conformance.fixtures.mounts import MOUNTINFO, mounts_under
 from cri_conformance.fixtures.local.processes import process_cmdline
 from cri_conformance.fixtures.polling import wait_for
 from cri_conformance.fixtures.resources import ResourceFactory

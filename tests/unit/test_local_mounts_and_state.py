@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from cri_conformance.fixtures.local import mounts, packages, state
+from cri_conformance.fixtures import mounts
+from cri_conformance.fixtures.local import packages, state
 from cri_conformance.fixtures.local.errors import LocalRuntimeError
 from cri_conformance.fixtures.local.packages import Requirement
 

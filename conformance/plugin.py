@@ -8,7 +8,6 @@ markers only) unless the session selects the suite's own test modules, e.g.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import grpc
@@ -17,8 +16,7 @@ import pytest
 import cri_conformance
 from cri_conformance import catalogue, junit_report, known_failures
 from cri_conformance.fixtures.client import ConnectionProblem
-from cri_conformance.fixtures.mounts import MOUNTINFO, mounts_under
-from cri_conformance.fixtures.resources import find_leftovers, remove_leftovers
+from cri_conformance.fixtures.resources import find_leftovers, remove_leftovers, remove_run_directory
 from cri_conformance.fixtures.session import RuntimeUnderTest, connect
 from cri_conformance.fixtures.image_set import ImageSet, ImageSetError, load_image_set
 from cri_conformance.options import RUN_ID_ENV, Settings, add_options
@@ -190,7 +188,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     rut = config.stash[RUNTIME_KEY]
     settings = config.stash[SETTINGS_KEY]
-    leak = "; ".join(filter(None, (check_leaks(rut, settings.run_id), remove_run_directory(settings))))
+    leak = "; ".join(filter(None, (check_leaks(rut, settings.run_id), remove_run_directory(Path(settings.work_dir), settings.run_id))))
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if leak:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -200,19 +198,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         junit_report.annotate(Path(config.option.xmlpath), rut, settings, leak)
         if reporter:
             reporter.write_line(f"JUnit report: {config.option.xmlpath}")
-
-
-def remove_run_directory(settings: Settings) -> str:
-    """Remove this run's host directory (pod logs, mount sources); describe what
-    stops that, or '' when it is gone. Never deletes through a mount."""
-    path = Path(settings.work_dir) / settings.run_id
-    if not path.exists():
-        return ""
-    left = mounts_under(path, MOUNTINFO.read_text())
-    if left:
-        return f"still mounted under {path}: {', '.join(left[:3])}"
-    shutil.rmtree(path, ignore_errors=True)
-    return ""
 
 
 def check_leaks(rut: RuntimeUnderTest, run_id: str) -> str:

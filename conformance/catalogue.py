@@ -22,11 +22,6 @@ class Contract:
     platform: str
     section: str
 
-    @property
-    def rpc_group(self) -> str:
-        """The section heading without its number, e.g. 'StopPodSandbox'."""
-        return self.section.split(" ", 1)[-1]
-
 
 def _read_tsv(name: str) -> list[list[str]]:
     text = resources.files("cri_conformance").joinpath("data", name).read_text(encoding="utf-8")
